@@ -111,9 +111,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the development server and a test's live server share the file.
+    # BEGIN IMMEDIATE makes concurrent writers queue for the lock instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
+    # Tests use a file, not memory, so that threads and the browser tests' live server share one database.
+    DATABASES["default"].setdefault("TEST", {"NAME": str(BASE_DIR / "var" / "test.sqlite3")})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -313,4 +320,9 @@ LOGGING = {
 }
 
 HARMONY_SCHOOL_NAME = env.str("SCHOOL_NAME", default="Darul-Arkam School")
+
+# Attendance: each register session and the time its register closes ("AM=09:30,PM=13:45").
+ATTENDANCE_SESSIONS = env.dict("ATTENDANCE_SESSIONS", default={"AM": "09:30", "PM": "13:45"})
+# Marks older than this many days may be changed only by the office (and partner systems of record).
+ATTENDANCE_EDIT_WINDOW_DAYS = env.int("ATTENDANCE_EDIT_WINDOW_DAYS", default=7)
 REFRESH_TOKEN_LIFETIME = timedelta(days=14)

@@ -20,6 +20,7 @@ api_patterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("", include("students.api")),
+    path("", include("attendance.api")),
     re_path(r"^.*$", pages.not_found),  # an unknown API path answers in the envelope, not with a page
 ]
 

@@ -14,6 +14,24 @@ if TYPE_CHECKING:
     from harmony.models import Application, User
 
 
+class ClassGroupQuerySet(models.QuerySet["ClassGroup"]):
+    def taught_by(self, user: User) -> ClassGroupQuerySet:
+        """Return the class groups `user` tutors or teaches."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(pk__in=self.filter(Q(form_tutor=user) | Q(teachers=user)).values("pk"))
+
+    def visible_to(self, actor: User | Application | None) -> ClassGroupQuerySet:
+        """Whole-school staff and partners see every class group; a teacher the groups they teach."""
+        from harmony.models import Application
+
+        if isinstance(actor, Application) or (actor is not None and getattr(actor, "sees_whole_school", False)):
+            return self.all()
+        if actor is None or not actor.is_authenticated or not actor.has_role("teacher"):
+            return self.none()
+        return self.taught_by(actor)
+
+
 class ClassGroup(models.Model):
     """A form or class: the unit a register is taken for and a teacher is responsible for."""
 
@@ -23,6 +41,8 @@ class ClassGroup(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tutor_groups"
     )
     teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="taught_groups")
+
+    objects = ClassGroupQuerySet.as_manager()
 
     class Meta:
         ordering = ["year_group", "name"]
@@ -53,7 +73,7 @@ class StudentQuerySet(models.QuerySet["Student"]):
             return live
         visible = Q(guardianships__guardian__user=actor)
         if actor.has_role("teacher"):
-            visible |= Q(class_group__form_tutor=actor) | Q(class_group__teachers=actor)
+            visible |= Q(class_group__in=ClassGroup.objects.taught_by(actor))
         return live.filter(pk__in=self.filter(visible).values("pk"))
 
 

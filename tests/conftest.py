@@ -96,7 +96,7 @@ def partner_api(db: Any) -> Callable[[str], APIClient]:
 @pytest.fixture
 def password_app(db: Any) -> tuple[Application, str]:
     return make_partner(
-        "students:read students:write attendance:read notifications:read notifications:write privacy",
+        "students:read students:write attendance:read attendance:write notifications:read notifications:write privacy",
         grant="password",
         name="Trusted app",
     )
