@@ -27,13 +27,18 @@ def test_a_partner_records_attendance_with_the_guides_payload(school, partner_ap
 
 def test_a_teacher_takes_a_whole_register(school, user_api):
     api = user_api(school.teacher)
-    body = {"classGroup": school.class_a.pk, "date": str(MONDAY), "session": "AM",
-            "marks": [{"studentId": school.child_a.pk, "code": "L", "minutesLate": 5}]}
+    body = {
+        "classGroup": school.class_a.pk,
+        "date": str(MONDAY),
+        "session": "AM",
+        "marks": [{"studentId": school.child_a.pk, "code": "L", "minutesLate": 5}],
+    }
     response = api.post("/api/attendance/registers", body, format="json")
     assert response.status_code == 201, response.json()
     assert response.json()["data"]["created"] == 1
-    again = api.post("/api/attendance/registers", {**body, "marks": [{"studentId": school.child_a.pk, "code": "/"}]},
-                     format="json")
+    again = api.post(
+        "/api/attendance/registers", {**body, "marks": [{"studentId": school.child_a.pk, "code": "/"}]}, format="json"
+    )
     assert again.status_code == 200 and again.json()["data"]["updated"] == 1
     assert AttendanceRecord.objects.get().code_id is not None
     assert AttendanceChange.objects.count() == 2
