@@ -77,10 +77,17 @@ class AttendanceCode(models.Model):
     def is_absence(self) -> bool:
         return self.category in MISSED_CATEGORIES
 
+    @property
+    def is_unexplained_absence(self) -> bool:
+        """An unauthorised absence with the child out of school (late-after-close counts as unauthorised but
+        the child is in school, so it raises no absence alert)."""
+        return self.category == AttendanceCode.Category.UNAUTHORISED and self.code not in LATE_AFTER_CLOSE_CODES
+
 
 ATTENDED_CATEGORIES = frozenset(
     {AttendanceCode.Category.PRESENT, AttendanceCode.Category.LATE, AttendanceCode.Category.APPROVED_ACTIVITY}
 )
+LATE_AFTER_CLOSE_CODES = frozenset({"U"})
 MISSED_CATEGORIES = frozenset({AttendanceCode.Category.AUTHORISED, AttendanceCode.Category.UNAUTHORISED})
 CATEGORY_TO_API_STATUS = {
     AttendanceCode.Category.PRESENT: "present",

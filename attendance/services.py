@@ -24,6 +24,7 @@ from attendance.models import (
     register_closes_at,
     session_names,
 )
+from attendance.signals import unexplained_absence_recorded
 from harmony.errors import Conflict, PreconditionFailed
 from harmony.models import Application
 from students.models import ClassGroup, Student
@@ -130,6 +131,15 @@ def _history(actor: Actor, record: AttendanceRecord, action: str, changes: dict[
     )
 
 
+def _announce_absences(marks: list[tuple[int, AttendanceCode]], date: datetime.date) -> None:
+    """After the commit, tell listeners (absence alerts) about each child now absent without a reason."""
+    students = {student_id for student_id, code in marks if code.is_unexplained_absence}
+    for student_id in students:
+        transaction.on_commit(
+            lambda s=student_id: unexplained_absence_recorded.send(sender=AttendanceRecord, student_id=s, date=date)
+        )
+
+
 def _check_minutes_late(code: AttendanceCode, minutes_late: int | None) -> None:
     if minutes_late and code.category not in (AttendanceCode.Category.LATE, AttendanceCode.Category.UNAUTHORISED):
         raise ValidationError({"minutesLate": "Minutes late go with a late mark only."})
@@ -175,6 +185,7 @@ def record_create(
     initial = {"code": code.code, "minutes_late": minutes_late, "remarks": remarks}
     created = {name: [None, value] for name, value in initial.items() if value not in (None, "")}
     _history(actor, record, AttendanceChange.Action.CREATED, created, source).save()
+    _announce_absences([(student.pk, code)], date)
     return record
 
 
@@ -215,6 +226,8 @@ def record_update(
     locked.version = F("version") + 1
     locked.save()
     _history(actor, locked, AttendanceChange.Action.CHANGED, changes, source).save()
+    if "code" in changes:
+        _announce_absences([(locked.student_id, locked.code)], locked.date)
     locked.refresh_from_db()
     return locked
 
@@ -344,6 +357,7 @@ def register_submit(
         created = {"code": [None, record.code.code]}
         history.append(_history(actor, record, AttendanceChange.Action.CREATED, created, source))
     AttendanceChange.objects.bulk_create(history)
+    _announce_absences([(r.student_id, r.code) for r in [*new, *changed]], date)
     now = timezone.now()
     if register.submitted_at is None:
         register.submitted_at = now

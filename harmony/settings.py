@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -320,6 +321,13 @@ LOGGING = {
 }
 
 HARMONY_SCHOOL_NAME = env.str("SCHOOL_NAME", default="Darul-Arkam School")
+# The address people reach Harmony at, for links in e-mails.
+HARMONY_SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# Background tasks (e-mail fan-out, exports, erasures, retention) go through Django's task framework onto a
+# database queue that `manage.py db_worker` drains; `make run` starts one worker beside the web server.
+TASKS = {"default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}}
+NOTIFICATION_EMAIL_MAX_ATTEMPTS = env.int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", default=5)
 
 # Attendance: each register session and the time its register closes ("AM=09:30,PM=13:45").
 ATTENDANCE_SESSIONS = env.dict("ATTENDANCE_SESSIONS", default={"AM": "09:30", "PM": "13:45"})

@@ -21,6 +21,7 @@ api_patterns = [
     re_path(r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("", include("students.api")),
     path("", include("attendance.api")),
+    path("", include("notifications.api")),
     re_path(r"^.*$", pages.not_found),  # an unknown API path answers in the envelope, not with a page
 ]
 
