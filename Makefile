@@ -25,7 +25,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver $(HOST)
+	PY=$(BIN)/python HOST=$(HOST) ./scripts/run-dev
 
 test: install-dev
 	@./scripts/ensure-chromium

@@ -14,11 +14,12 @@ from rest_framework.response import Response
 
 from attendance import selectors, services
 from attendance.models import AttendanceCode, AttendanceRecord, Register, session_names
-from harmony.api.permissions import HasRequiredScope, api_actor
+from harmony.api.permissions import api_actor
 from harmony.api.routers import OptionalSlashRouter
 from harmony.api.serializers import StrictSerializer, TextField
 from harmony.errors import PreconditionFailed
 from harmony.models import Application
+from privacy.enforcement import DisclosedDataMixin
 from students.models import ClassGroup, Student
 
 STATUSES = [choice for choice, _ in AttendanceCode.ApiStatus.choices]
@@ -137,9 +138,10 @@ def _with_etag(response: Response, record: AttendanceRecord) -> Response:
     return response
 
 
-class AttendanceViewSet(viewsets.GenericViewSet):
+class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
+    privacy_entity = "attendance"
+    student_id_field = "studentId"
     serializer_class = AttendanceRecordSerializer
-    permission_classes = [HasRequiredScope]
     read_scope = "attendance:read"
     write_scope = "attendance:write"
     queryset = AttendanceRecord.objects.none()

@@ -223,7 +223,10 @@ SECURE_CSP = {
 # The API.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["oauth2_provider.contrib.rest_framework.OAuth2Authentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["harmony.api.permissions.HasRequiredScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "harmony.api.permissions.HasRequiredScope",
+        "privacy.enforcement.DataPurpose",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["harmony.api.envelope.EnvelopeRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "harmony.api.pagination.PagePagination",
@@ -328,6 +331,11 @@ HARMONY_SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # database queue that `manage.py db_worker` drains; `make run` starts one worker beside the web server.
 TASKS = {"default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}}
 NOTIFICATION_EMAIL_MAX_ATTEMPTS = env.int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", default=5)
+
+# Privacy. When two guardians with parental responsibility decide differently: any_refusal_wins | latest_decision_wins.
+CONSENT_RULE = env.str("CONSENT_RULE", default="any_refusal_wins")
+# How long a data export stays downloadable.
+PRIVACY_EXPORT_DAYS = env.int("PRIVACY_EXPORT_DAYS", default=7)
 
 # Attendance: each register session and the time its register closes ("AM=09:30,PM=13:45").
 ATTENDANCE_SESSIONS = env.dict("ATTENDANCE_SESSIONS", default={"AM": "09:30", "PM": "13:45"})

@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harmony.api.permissions import HasRequiredScope, api_actor
+from harmony.api.permissions import api_actor
 from harmony.api.routers import OptionalSlashRouter
 from harmony.api.serializers import StrictSerializer, TextField
 from harmony.models import Application
@@ -111,7 +111,6 @@ def _student(actor: Any, student_id: int | None) -> Student | None:
 
 class NotificationViewSet(viewsets.GenericViewSet):
     serializer_class = NotificationSerializer
-    permission_classes = [HasRequiredScope]
     read_scope = "notifications:read"
     write_scope = "notifications:write"
     queryset = Notification.objects.none()

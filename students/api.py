@@ -17,12 +17,14 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from harmony.api.permissions import CanManageSchoolRecords, HasRequiredScope, api_actor
+from harmony.api.permissions import CanManageSchoolRecords, api_actor
 from harmony.api.routers import OptionalSlashRouter
 from harmony.api.serializers import StrictSerializer, TextField
 from harmony.errors import PreconditionFailed
 from harmony.models import Application
+from privacy.enforcement import DisclosedDataMixin
 from students import selectors, services
 from students.models import ClassGroup, Guardian, Guardianship, Student
 
@@ -138,9 +140,11 @@ TOMBSTONE = inline_serializer(
     partial_update=extend_schema(summary="Change a student", parameters=[IF_MATCH]),
     destroy=extend_schema(summary="Delete a student (leaves a tombstone)", parameters=[IF_MATCH], responses=TOMBSTONE),
 )
-class StudentViewSet(viewsets.GenericViewSet):
+class StudentViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
+    privacy_entity = "students"
+    student_id_field = "id"
     serializer_class = StudentSerializer
-    permission_classes = [HasRequiredScope, CanManageSchoolRecords]
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, CanManageSchoolRecords]
     read_scope = "students:read"
     write_scope = "students:write"
     queryset = Student.objects.none()  # for the schema; real reads go through the selectors
@@ -221,9 +225,12 @@ class GuardianSerializer(StrictSerializer):
         return ChildSerializer(links, many=True).data
 
 
-class GuardianViewSet(viewsets.GenericViewSet):
+class GuardianViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
+    privacy_entity = "guardians"
+    student_id_field = ""
+    nested_children_field = "children"
     serializer_class = GuardianSerializer
-    permission_classes = [HasRequiredScope, CanManageSchoolRecords]
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, CanManageSchoolRecords]
     read_scope = "students:read"
     write_scope = "students:write"
     queryset = Guardian.objects.none()
@@ -310,9 +317,11 @@ class GuardianshipSerializer(StrictSerializer):
         return attrs
 
 
-class GuardianshipViewSet(viewsets.GenericViewSet):
+class GuardianshipViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
+    privacy_entity = "guardianships"
+    student_id_field = "studentId"
     serializer_class = GuardianshipSerializer
-    permission_classes = [HasRequiredScope, CanManageSchoolRecords]
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, CanManageSchoolRecords]
     read_scope = "students:read"
     write_scope = "students:write"
     queryset = Guardianship.objects.none()

@@ -59,13 +59,18 @@ class StudentQuerySet(models.QuerySet["Student"]):
         """Return the live students `actor` may see: the one place that decides it.
 
         Whole-school staff see everyone; a teacher sees the class groups they tutor or teach; a guardian sees
-        their own children; a partner application sees everyone (its scopes limit what it may read). Anyone
-        else sees no one.
+        their own children; a partner application sees everyone (its scopes limit what it may read), except
+        children without consent when it acts for a purpose that requires consent. Anyone else sees no one.
         """
         from harmony.models import Application
 
         live = self.live()
         if isinstance(actor, Application):
+            # A partner acting for a purpose that needs consent sees only the children whose consent is granted
+            # (the privacy app attaches the request's purpose and keeps the derived consent states).
+            purpose = getattr(actor, "data_purpose", None)
+            if purpose is not None and purpose.requires_consent:
+                return live.filter(consent_states__purpose=purpose, consent_states__state="granted")
             return live
         if actor is None or not actor.is_authenticated or not actor.is_active:
             return live.none()
