@@ -22,6 +22,7 @@ api_patterns = [
     path("", include("students.api")),
     path("", include("attendance.api")),
     path("", include("notifications.api")),
+    path("", include("privacy.api")),
     re_path(r"^.*$", pages.not_found),  # an unknown API path answers in the envelope, not with a page
 ]
 

@@ -188,6 +188,9 @@ class DisclosedStudent(models.Model):
     class Meta:
         indexes = [models.Index(fields=["student", "disclosure"], name="disclosed_student_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.disclosure_id}: {self.student_id}"
+
 
 def _due_date() -> timezone.datetime:
     return timezone.localdate() + timedelta(days=30)

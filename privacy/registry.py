@@ -39,6 +39,7 @@ class Subject:
 
     student: Any = None
     user: Any = None
+    requester: Any = None  # who asked: their own data may be named, other people's only as "another guardian"
 
     @property
     def label(self) -> str:
