@@ -14,7 +14,10 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "reque
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
+        # Django logs a failed request ("Internal Server Error") after the middleware has finished; that record
+        # carries the request itself, and with it the id.
+        request = getattr(record, "request", None)
+        record.request_id = current_request_id.get() or getattr(request, "request_id", None)
         return True
 
 

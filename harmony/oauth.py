@@ -6,6 +6,7 @@ reads) and add the rest of Harmony's error envelope around them, so both kinds o
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -14,7 +15,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as oauth_views
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.scopes import BaseScopes
+from oauthlib.common import Request as OAuthLibRequest
 
 from harmony.api.errors import error_body
 from harmony.ratelimits import record_failed_sign_in, sign_in_wait
@@ -35,6 +38,17 @@ class ApplicationScopes(BaseScopes):
         return self.get_available_scopes(application, request)
 
 
+# oauthlib leaves error_description out for several errors; RFC 6749 clients show it to people when present.
+ERROR_DESCRIPTIONS = {
+    "invalid_request": "The request is missing a parameter or is otherwise malformed.",
+    "invalid_client": "Client authentication failed: unknown client or wrong secret.",
+    "invalid_grant": "The grant is invalid, expired, revoked or was issued to another client.",
+    "unauthorized_client": "This application is not registered for this grant type.",
+    "unsupported_grant_type": "This grant type is not supported.",
+    "invalid_scope": "The application asked for a scope the school has not granted it.",
+}
+
+
 def _enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Add the error envelope to an OAuth error answer, keeping its RFC fields."""
     if response.status_code < 400:
@@ -43,10 +57,13 @@ def _enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         oauth_error = json.loads(response.content or b"{}")
     except ValueError:
         oauth_error = {}
+    if "success" in oauth_error:
+        return response
     code = oauth_error.get("error", "invalid_request")
     body = error_body(response.status_code, request=request, code=code, title=code)
-    description = oauth_error.get("error_description", "")
-    body["details"] = [{"field": None, "message": description or code, "code": code}]
+    oauth_error.setdefault("error", code)
+    oauth_error["error_description"] = oauth_error.get("error_description") or ERROR_DESCRIPTIONS.get(code, code)
+    body["details"] = [{"field": None, "message": oauth_error["error_description"], "code": code}]
     body.update(oauth_error)
     enveloped = JsonResponse(body, status=response.status_code)
     for header in ("WWW-Authenticate", "Cache-Control", "Pragma"):
@@ -76,8 +93,17 @@ def _client_id(request: HttpRequest) -> str:
     return request.POST.get("client_id", "") or request.META.get("HTTP_AUTHORIZATION", "")[:64]
 
 
+class EnvelopedMethodNotAllowed:
+    """Refuse a wrong HTTP method in the envelope, as every other error of the API is."""
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = JsonResponse(error_body(405, request=request), status=405)
+        response["Allow"] = ", ".join(self._allowed_methods())  # type: ignore[attr-defined]
+        return response
+
+
 @method_decorator(csrf_exempt, name="dispatch")
-class TokenView(oauth_views.TokenView):
+class TokenView(EnvelopedMethodNotAllowed, oauth_views.TokenView):
     """Issue tokens; failed attempts are limited per IP and per username (or client)."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -91,17 +117,49 @@ class TokenView(oauth_views.TokenView):
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class RevokeTokenView(oauth_views.RevokeTokenView):
+class RevokeTokenView(EnvelopedMethodNotAllowed, oauth_views.RevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return _enveloped(request, super().post(request, *args, **kwargs))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class IntrospectTokenView(oauth_views.IntrospectTokenView):
+class IntrospectTokenView(EnvelopedMethodNotAllowed, oauth_views.IntrospectTokenView):
+    """Report on a token to the client it was issued to, and to no other.
+
+    django-oauth-toolkit answers any authenticated client about any token, so one partner could learn which
+    user and scopes another partner's token carries. A token of another client is reported inactive, exactly
+    as an unknown one is (RFC 7662 lets the server decide what each caller may learn).
+    """
+
     http_method_names = ["post", "options"]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return _enveloped(request, super().dispatch(request, *args, **kwargs))
+
+    def authenticate_client(self, request: HttpRequest) -> bool:
+        # As the base class does, but keep the authenticated application to compare with the token's.
+        core = self.get_oauthlib_core()
+        oauth_request = OAuthLibRequest(*core._extract_params(request))
+        authenticated = bool(core.server.request_validator.authenticate_client(oauth_request))
+        request.oauth_client = oauth_request.client if authenticated else None  # type: ignore[attr-defined]
+        return authenticated
+
+    def unauthenticated_response(self, request: HttpRequest, oauthlib_request: Any = None) -> HttpResponse:
+        return JsonResponse({"error": "invalid_client"}, status=401)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = request.POST.get("token")
+        client = getattr(request, "oauth_client", None)
+        if token is not None and not _issued_to(client, token):
+            return JsonResponse({"active": False})
+        return self.get_token_response(token)
+
+
+def _issued_to(client: Any, token: str) -> bool:
+    if client is None:
+        return False
+    checksum = hashlib.sha256(token.encode()).hexdigest()
+    return get_access_token_model().objects.filter(token_checksum=checksum, application=client).exists()
 
 
 class AuthorizationView(oauth_views.AuthorizationView):

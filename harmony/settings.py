@@ -44,8 +44,16 @@ if PRODUCTION:
         problems.append("DEBUG must be off")
     if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50:
         problems.append("SECRET_KEY must be set to a long random value")
-    if FIELD_ENCRYPTION_KEYS == DEVELOPMENT_ENCRYPTION_KEYS or "dev1:" in FIELD_ENCRYPTION_KEYS:
+    # The development key is refused under any name, and a malformed key now rather than at the first request.
+    if DEVELOPMENT_ENCRYPTION_KEYS.partition(":")[2] in FIELD_ENCRYPTION_KEYS or "dev1:" in FIELD_ENCRYPTION_KEYS:
         problems.append("FIELD_ENCRYPTION_KEYS must be set to keys of your own")
+    else:
+        from harmony.crypto import parse_key_ring
+
+        try:
+            parse_key_ring(FIELD_ENCRYPTION_KEYS)
+        except ImproperlyConfigured as exc:
+            problems.append(str(exc).rstrip("."))
     if BLIND_INDEX_KEY == DEVELOPMENT_BLIND_INDEX_KEY:
         problems.append("BLIND_INDEX_KEY must be set to a key of your own")
     if not ALLOWED_HOSTS:

@@ -35,8 +35,13 @@ ERROR_STATUSES = {
 }
 
 
-def _wrap(schema: dict[str, Any]) -> dict[str, Any]:
-    if "properties" in schema and "success" in schema["properties"]:
+def _wrap(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    resolved = schema
+    if schema.get("$ref", "").startswith("#/components/schemas/"):
+        # A paginated list is a component that already has the envelope (see PagePagination): wrapping its
+        # reference again would document {success, data: {success, data, count, ...}}.
+        resolved = components.get(schema["$ref"].rsplit("/", 1)[1], {})
+    if "success" in resolved.get("properties", {}):
         return schema
     return {
         "type": "object",
@@ -46,7 +51,8 @@ def _wrap(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def wrap_in_envelope(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = ERROR_ENVELOPE
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorEnvelope"] = ERROR_ENVELOPE
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
@@ -55,7 +61,7 @@ def wrap_in_envelope(result: dict[str, Any], generator: Any, request: Any, publi
             for status, response in operation["responses"].items():
                 content = response.get("content", {}).get("application/json")
                 if status.startswith("2") and content and "schema" in content:
-                    content["schema"] = _wrap(content["schema"])
+                    content["schema"] = _wrap(content["schema"], components)
             for status, description in ERROR_STATUSES.items():
                 operation["responses"].setdefault(status, {"description": description, "content": error_ref})
     return result
