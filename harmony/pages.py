@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
@@ -23,6 +25,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "harmony/home.html")
 
 
+def too_many_attempts(wait: int) -> str:
+    minutes = max(1, round(wait / 60))
+    return f"Too many failed sign-in attempts. Try again in about {minutes} minute{'s' if minutes != 1 else ''}."
+
+
 class SignInView(auth_views.LoginView):
     """Sign in to the staff portal or the family pages; failed attempts are limited per IP and username."""
 
@@ -31,7 +38,15 @@ class SignInView(auth_views.LoginView):
     template_name = "registration/login.html"
 
     def get_default_redirect_url(self) -> str:
-        return reverse("staff-dashboard" if self.portal == "staff" else "family-home")
+        # Land where the account may go: a member of staff who used the family page (or a guardian who used
+        # the staff one) would otherwise meet a 403 right after signing in.
+        user = self.request.user
+        is_guardian = hasattr(user, "guardian")
+        if self.portal == "family":
+            to_family = is_guardian or not user.is_school_staff
+        else:
+            to_family = is_guardian and not user.is_school_staff
+        return reverse("family-home" if to_family else "staff-dashboard")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(portal=self.portal, **kwargs)
@@ -39,10 +54,10 @@ class SignInView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")
         if wait := sign_in_wait(request, username):
-            form = AuthenticationForm(request, data=None)
-            minutes = max(1, round(wait / 60))
-            form.add_error(None, f"Too many failed sign-in attempts. Try again in about {minutes} minutes.")
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            # An unbound form: binding it would check the password, which is exactly what is refused here.
+            form = AuthenticationForm(request, initial={"username": username})
+            context = self.get_context_data(form=form, refusal=too_many_attempts(wait))
+            response = self.render_to_response(context, status=429)
             response["Retry-After"] = str(wait)
             return response
         return super().post(request, *args, **kwargs)
@@ -50,6 +65,30 @@ class SignInView(auth_views.LoginView):
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         record_failed_sign_in(self.request, self.request.POST.get("username", ""))
         return super().form_invalid(form)
+
+
+def admin_sign_in(request: HttpRequest) -> HttpResponse:
+    """Sign in to the Django admin, under the same failed-attempt limits as the portals' sign-in pages."""
+    if request.method != "POST":
+        return admin.site.login(request)
+    username = request.POST.get("username", "")
+    if wait := sign_in_wait(request, username):
+        context = {
+            **admin.site.each_context(request),
+            "title": "Log in",
+            "app_path": request.get_full_path(),
+            "username": request.user.get_username(),
+            "next": request.POST.get("next") or reverse("admin:index"),
+            "form": AdminAuthenticationForm(request, initial={"username": username}),
+            "refusal": too_many_attempts(wait),
+        }
+        response = render(request, "admin/login.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    response = admin.site.login(request)
+    if response.status_code == 200:  # the form came back with an error, so this was no sign-in
+        record_failed_sign_in(request, username)
+    return response
 
 
 @require_POST

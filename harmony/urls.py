@@ -28,6 +28,7 @@ api_patterns = [
 
 urlpatterns = [
     path("api/", include(api_patterns)),
+    path("admin/login/", pages.admin_sign_in),  # Django's admin sign-in, under the sign-in rate limits
     path("admin/", admin.site.urls),
     path("staff/login/", pages.SignInView.as_view(portal="staff"), name="staff-login"),
     path("family/login/", pages.SignInView.as_view(portal="family"), name="family-login"),
