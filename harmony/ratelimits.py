@@ -17,9 +17,13 @@ GROUP = "sign-in"
 
 
 def retry_after(usage: dict[str, Any], rate: str) -> int:
-    """Seconds until the window of `usage` ends (the whole period when the cache could not tell)."""
+    """Seconds until the window of `usage` has ended (the whole period when the cache could not tell).
+
+    django-ratelimit counts in a window until the clock's whole seconds pass its end, and reports the
+    `time_left` in whole seconds; waiting one second more than that is what lets the caller through.
+    """
     time_left = usage.get("time_left", -1)
-    return int(time_left) if time_left and time_left > 0 else _split_rate(rate)[1]
+    return int(time_left) + 1 if time_left is not None and time_left >= 0 else _split_rate(rate)[1]
 
 
 def _usages(request: HttpRequest, username: str, *, increment: bool) -> list[dict[str, Any]]:

@@ -31,6 +31,8 @@ HARMONY_VARIABLES = {
     "CACHE_URL",
     "EMAIL_URL",
     "DATABASE_URL",
+    # The browser tests allow Django's ORM inside Playwright's event loop in this process; a deployment never does.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
 
 
