@@ -29,12 +29,13 @@ def seed() -> str:
 
 
 def printed_credentials(output: str) -> dict[str, dict[str, Any]]:
-    """Return the partner applications' JSON lines, by grant."""
+    """Return the JSON lines of the two general demo applications, by grant (the MIS and the parent app)."""
     found = {}
     for line in output.splitlines():
         if line.strip().startswith("{"):
             item = json.loads(line)
-            found[item["grant"]] = item
+            if "needs consent" not in item["name"]:
+                found[item["grant"]] = item
     return found
 
 
@@ -87,12 +88,15 @@ class TestOnAnEmptyDatabase:
         assert student.date_of_birth and student.address
         assert Guardian.objects.exclude(phone="").count() == Guardian.objects.count()
 
-    def test_it_registers_two_partner_apps(self, seeded):
-        assert Application.objects.count() == 2
+    def test_it_registers_the_demo_partner_apps(self, seeded):
+        # the school's MIS, a parent app signing users in, and a trip organiser that acts for a consent purpose
+        assert Application.objects.count() == 3
         assert set(Application.objects.values_list("authorization_grant_type", flat=True)) == {
             "client-credentials",
             "password",
         }
+        organiser = Application.objects.get(name__contains="needs consent")
+        assert organiser.purposes.get().purpose.code == "thirdPartySharing"
 
     def test_the_printed_partner_credentials_work_at_the_token_endpoint(self, seeded):
         credentials = printed_credentials(seeded)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 from datetime import date, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
@@ -29,59 +31,62 @@ DEMO_APPS = {
     ),
     "Demo parent app (password grant)": (
         "password",
-        "students:read attendance:read notifications:read notifications:write privacy",
+        "students:read attendance:read notifications:read privacy",
     ),
 }
-FIRST_NAMES = [
+FEMALE_NAMES = [
     "Aisha",
-    "Yusuf",
     "Maryam",
-    "Ibrahim",
     "Fatima",
-    "Omar",
     "Zainab",
-    "Bilal",
     "Khadija",
-    "Hamza",
     "Sara",
-    "Adam",
     "Amina",
-    "Idris",
     "Hafsa",
-    "Zakariya",
     "Safiya",
-    "Ismail",
     "Layla",
-    "Musa",
     "Ruqayya",
-    "Harun",
     "Noor",
-    "Ali",
     "Hana",
-    "Tariq",
     "Iman",
-    "Sulaiman",
     "Asma",
-    "Dawud",
     "Samira",
-    "Bashir",
     "Yasmin",
-    "Karim",
     "Nadia",
-    "Rayan",
     "Emma",
-    "Oliver",
     "Chloe",
-    "Jack",
     "Amelia",
-    "Leo",
     "Grace",
-    "Noah",
     "Sophie",
-    "Ethan",
     "Lily",
+]
+MALE_NAMES = [
+    "Yusuf",
+    "Ibrahim",
+    "Omar",
+    "Bilal",
+    "Hamza",
+    "Adam",
+    "Idris",
+    "Zakariya",
+    "Ismail",
+    "Musa",
+    "Harun",
+    "Ali",
+    "Tariq",
+    "Sulaiman",
+    "Dawud",
+    "Bashir",
+    "Karim",
+    "Rayan",
+    "Oliver",
+    "Jack",
+    "Leo",
+    "Noah",
+    "Ethan",
     "Daniel",
 ]
+FIRST_NAMES = FEMALE_NAMES + MALE_NAMES
 LAST_NAMES = [
     "Ahmed",
     "Khan",
@@ -124,6 +129,22 @@ FORMS = ["A", "B", "C", "D"]
 STUDENTS_PER_GROUP = 25
 
 
+def _app_demo_seeders() -> list[Any]:
+    """Each other app may add to the demo school from its own `demo.py` (found by name, not imported here)."""
+    seeders = []
+    for config in apps.get_app_configs():
+        if config.name == "students":
+            continue
+        try:
+            module = importlib.import_module(f"{config.name}.demo")
+        except ModuleNotFoundError as error:
+            if error.name != f"{config.name}.demo":
+                raise
+            continue
+        seeders.append(module.seed)
+    return seeders
+
+
 class Command(BaseCommand):
     help = "Fill an empty database with a demo school: about 600 students, their guardians, staff and partner apps."
 
@@ -140,12 +161,15 @@ class Command(BaseCommand):
             raise CommandError(
                 "This database already holds data that is not the demo school's: seed_demo only fills an empty one."
             )
+        rng = random.Random(options["seed"])
         with transaction.atomic():
-            self._seed(random.Random(options["seed"]))
+            self._seed(rng)
             credentials = [
                 register_partner_app(name=name, scopes=scopes.split(), grant=grant)
                 for name, (grant, scopes) in DEMO_APPS.items()
             ]
+            for seed in _app_demo_seeders():
+                seed(rng=rng, stdout=self.stdout)
         self._print(credentials)
 
     def _seed(self, rng: random.Random) -> None:
@@ -191,13 +215,14 @@ class Command(BaseCommand):
             children = [places.pop() for _ in range(min(len(places), rng.choice([1, 1, 1, 2, 2, 3])))]
             for group in children:
                 age = 11 + group.year_group - 7
+                gender = rng.choice([Student.Gender.FEMALE, Student.Gender.MALE])
                 students.append(
                     Student(
                         roll_number=f"DA{2026 - age + 11}{len(students) + 1:04d}",
-                        first_name=rng.choice(FIRST_NAMES),
+                        first_name=rng.choice(FEMALE_NAMES if gender == Student.Gender.FEMALE else MALE_NAMES),
                         last_name=surname,
                         date_of_birth=date(2026 - age - 1, 9, 1) + timedelta(days=rng.randint(0, 364)),
-                        gender=rng.choice([Student.Gender.FEMALE, Student.Gender.MALE]),
+                        gender=gender,
                         class_group=group,
                         enrolled_on=date(2026 - (group.year_group - 7), 9, 3),
                         address=address,
@@ -212,7 +237,9 @@ class Command(BaseCommand):
                     User(
                         username=username,
                         email=username,
-                        first_name=rng.choice(FIRST_NAMES),
+                        first_name=rng.choice(
+                            {"mother": FEMALE_NAMES, "father": MALE_NAMES}.get(relationship, FIRST_NAMES)
+                        ),
                         last_name=surname,
                         password=password,
                     )
@@ -242,7 +269,7 @@ class Command(BaseCommand):
 
     def _refresh_demo_secrets(self) -> list[dict[str, Any]]:
         credentials = []
-        for app in Application.objects.filter(name__in=DEMO_APPS):
+        for app in Application.objects.filter(name__startswith="Demo "):
             secret = generate_client_secret()
             app.client_secret = secret
             app.save(update_fields=["client_secret"])
@@ -251,7 +278,7 @@ class Command(BaseCommand):
                     "name": app.name,
                     "client_id": app.client_id,
                     "client_secret": secret,
-                    "grant": DEMO_APPS[app.name][0],
+                    "grant": app.authorization_grant_type,
                     "scopes": app.allowed_scopes.split(),
                 }
             )
