@@ -12,6 +12,7 @@ from django.utils import timezone
 from attendance.models import (
     ATTENDED_CATEGORIES,
     AbsenceReport,
+    AttendanceChange,
     AttendanceCode,
     AttendanceRecord,
     Register,
@@ -114,7 +115,8 @@ class RegisterSlot:
 def register_slots(*, class_groups: QuerySet[ClassGroup], date: datetime.date) -> list[RegisterSlot]:
     """Return every class group's registers for `date`, taken or not, in two queries."""
     groups = list(class_groups.order_by("year_group", "name"))
-    taken = {(r.class_group_id, r.session): r for r in Register.objects.filter(class_group__in=groups, date=date)}
+    registers = Register.objects.filter(class_group__in=groups, date=date).select_related("taken_by")
+    taken = {(r.class_group_id, r.session): r for r in registers}
     return [
         RegisterSlot(group, session, taken.get((group.pk, session)), register_closes_at(date, session))
         for group in groups
@@ -205,6 +207,22 @@ def figures_for_student(student: Student, start: datetime.date, end: datetime.da
 
 def student_history(student: Student, start: datetime.date, end: datetime.date) -> QuerySet[AttendanceRecord]:
     return _records_between(start, end).filter(student=student).select_related("code").order_by("-date", "session")
+
+
+def mark_history(record: AttendanceRecord) -> QuerySet[AttendanceChange]:
+    """Return every change to this student's mark for the record's date and session, newest first.
+
+    The history is found by student, date and session, so it also shows a mark that was deleted and recorded
+    again (under a new record id).
+    """
+    return AttendanceChange.objects.filter(
+        student_id=record.student_id, date=record.date, session=record.session
+    ).select_related("changed_by", "changed_by_app")
+
+
+def absence_reports_of(students: QuerySet[Student]) -> QuerySet[AbsenceReport]:
+    """Return the absence reports about `students` (a family's children), newest first."""
+    return AbsenceReport.objects.filter(student__in=students).select_related("student", "reported_by__user")
 
 
 def absence_reports_for_office(status: str = AbsenceReport.Status.PENDING) -> QuerySet[AbsenceReport]:

@@ -11,6 +11,11 @@ pytestmark = pytest.mark.django_db
 MONDAY = datetime.date(2026, 11, 30)
 
 
+@pytest.fixture(autouse=True)
+def _that_week(time_machine):
+    time_machine.move_to(datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.UTC))
+
+
 def test_a_partner_records_attendance_with_the_guides_payload(school, partner_api):
     api = partner_api("attendance:read attendance:write")
     payload = {"studentId": school.child_a.pk, "date": str(MONDAY), "status": "present", "remarks": "On time"}

@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import Console, new_phone_page
+from tests.browser.helpers import PHONE, Console, new_phone_page
+from tests.factories import PASSWORD
+
+__all__ = ["PHONE", "sign_in"]
 
 # Playwright's sync API runs an event loop in the test's thread; Django refuses ORM calls from a thread with a
 # running loop unless told that this is safe (it is: the loop only waits on the browser).
@@ -71,6 +74,50 @@ def chromium() -> Iterator[Any]:
     yield browser
     browser.close()
     playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: Any) -> Any:
+    """The session's Chromium, under the name Playwright's own plugin uses."""
+    return chromium
+
+
+@pytest.fixture
+def make_phone_page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """Return a factory of watched phone-sized pages, each in its own context (its own cookies: one person each).
+
+    When the test ends every context closes, and the test fails if any page broke the Content Security Policy,
+    threw a script error or failed to load a resource.
+    """
+    opened: list[tuple[Any, Console]] = []
+
+    def make() -> Any:
+        console = Console()
+        context, page = new_phone_page(chromium, live_server.url, console)
+        opened.append((context, console))
+        return page
+
+    yield make
+    for context, _ in opened:
+        context.close()
+    for _, console in opened:
+        assert not console.csp_violations(), f"Content Security Policy violations: {console.csp_violations()}"
+        assert not console.script_errors(), f"Script errors: {console.script_errors()}"
+        assert not console.broken_resources, f"Resources that failed to load: {console.broken_resources}"
+
+
+@pytest.fixture
+def phone_page(make_phone_page: Any) -> Any:
+    return make_phone_page()
+
+
+def sign_in(page: Any, live_server: Any, user: Any, portal: str) -> None:
+    """Sign `user` in on `/<portal>/login/` ("staff" or "family") the way a person does, by tapping."""
+    page.goto(f"{live_server.url}/{portal}/login/")
+    page.get_by_label("E-mail or username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").tap()
 
 
 @pytest.fixture
