@@ -205,11 +205,16 @@ class TestSendingOne:
         )
         assert (response.json()["data"]["type"], response.json()["data"]["priority"]) == ("info", "normal")
 
-    def test_an_unknown_or_disabled_recipient_is_refused(self, school, sender):
+    def test_a_partner_cannot_reach_anyone_but_staff_and_the_families_of_the_school(self, school, sender):
         disabled = make_user("gone@family.test", is_active=False)
         make_guardian(school.child_a, user=disabled)
+        stranger = make_user("stranger@example.org")  # an account that is neither staff nor a guardian
+        removed_child = make_student(school.class_a)
+        former = make_guardian(removed_child)
+        removed_child.deleted_at = removed_child.created_at
+        removed_child.save()
         before = snapshot()
-        for recipient in (987654, disabled.pk):
+        for recipient in (987654, disabled.pk, stranger.pk, former.user_id):
             response = sender.post(
                 "/api/notifications", {**GUIDE_NOTIFICATION, "recipientId": recipient}, format="json"
             )
