@@ -46,20 +46,24 @@ class NotificationSerializer(serializers.Serializer):
         return notification.read_at is not None
 
 
+# Ids are database keys: a number beyond them is invalid input here, not an overflow in the database driver.
+ID_RANGE = {"min_value": 1, "max_value": 2**63 - 1}
+
+
 class ComposeSerializer(StrictSerializer):
     title = TextField(max_length=200)
     message = TextField(max_length=5000)
     type = serializers.ChoiceField(choices=NotificationType.choices, default=NotificationType.INFO)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
-    studentId = serializers.IntegerField(required=False, allow_null=True)
+    studentId = serializers.IntegerField(required=False, allow_null=True, **ID_RANGE)
 
 
 class NotificationCreateSerializer(ComposeSerializer):
-    recipientId = serializers.IntegerField()
+    recipientId = serializers.IntegerField(**ID_RANGE)
 
 
 class BulkAudienceSerializer(StrictSerializer):
-    classGroup = serializers.IntegerField(required=False)
+    classGroup = serializers.IntegerField(required=False, **ID_RANGE)
     yearGroup = serializers.IntegerField(required=False, min_value=1, max_value=14)
     school = serializers.BooleanField(required=False)
 
@@ -72,7 +76,7 @@ class BulkAudienceSerializer(StrictSerializer):
 
 class BulkSerializer(ComposeSerializer):
     recipientIds = serializers.ListField(
-        child=serializers.IntegerField(), required=False, max_length=10000, allow_empty=False
+        child=serializers.IntegerField(**ID_RANGE), required=False, max_length=10000, allow_empty=False
     )
     audience = BulkAudienceSerializer(required=False)
 
@@ -150,7 +154,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
         responses={201: NotificationSerializer},
     )
     def create(self, request: Request) -> Response:
-        actor = api_actor(request)
+        actor = _sender(request)
         serializer = NotificationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -173,7 +177,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
-        actor = api_actor(request)
+        actor = _sender(request)
         serializer = BulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -192,8 +196,9 @@ class NotificationViewSet(viewsets.GenericViewSet):
             status=201,
         )
 
+    # Marking read changes only the caller's own inbox, so an app acting for a parent needs no right to send.
     @extend_schema(summary="Mark a notification read", request=None, responses=NotificationSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], write_scope="notifications:read")
     def read(self, request: Request, pk: str) -> Response:
         user = _user_only(request)
         notification = services.notification_mark_read(user=user, notification=self._own(pk))
@@ -204,7 +209,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
         request=None,
         responses=inline_serializer("MarkedRead", {"updated": serializers.IntegerField()}),
     )
-    @action(detail=False, methods=["post"], url_path="read-all")
+    @action(detail=False, methods=["post"], url_path="read-all", write_scope="notifications:read")
     def read_all(self, request: Request) -> Response:
         return Response({"updated": services.notifications_mark_all_read(user=_user_only(request))})
 
@@ -215,6 +220,13 @@ class NotificationViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["get"], url_path="unread-count")
     def unread_count(self, request: Request) -> Response:
         return Response({"unread": selectors.unread_count(_user_only(request))})
+
+
+def _sender(request: Request) -> Any:
+    """Return the caller if they may send at all, before looking at what they sent."""
+    actor = api_actor(request)
+    services.check_may_send(actor)
+    return actor
 
 
 def _user_only(request: Request) -> Any:

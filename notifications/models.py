@@ -104,6 +104,8 @@ class Delivery(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a worker took it for sending: one that stays "sending" long after was left by a worker that stopped.
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["notification", "channel"], name="one_delivery_per_channel")]
@@ -132,6 +134,8 @@ class Preference(models.Model):
         return notification_type in self.email_types
 
 
+# For someone who has chosen nothing: e-mail for what asks them to act, the app for information and good news,
+# so that the school's e-mails keep being read. High priority is e-mailed whatever the choice.
 DEFAULT_EMAIL_TYPES = [NotificationType.WARNING, NotificationType.ALERT]
 
 

@@ -46,6 +46,11 @@ def can_send(actor: Actor) -> bool:
     return isinstance(actor, Application) or actor.is_school_staff
 
 
+def check_may_send(actor: Actor | None) -> None:
+    if actor is None or not can_send(actor):
+        raise PermissionDenied("Only school staff and partner systems send notifications.")
+
+
 def reachable_users(actor: Actor) -> QuerySet[Any]:
     """Return the people `actor` may message: staff, and the guardians of the students `actor` may see."""
     User = get_user_model()
@@ -74,11 +79,15 @@ def audience_users(actor: Actor, audience: Audience) -> QuerySet[Any]:
                 {"recipientIds": f"Unknown recipients, or ones you may not message: {', '.join(map(str, missing))}."}
             )
         return get_user_model().objects.filter(pk__in=found)
-    students = Student.objects.visible_to(actor).filter(status=Student.Status.ACTIVE)
+    students = Student.objects.live().filter(status=Student.Status.ACTIVE)
     if audience.kind == Message.Audience.CLASS_GROUP:
         students = students.filter(class_group=audience.class_group)
     elif audience.kind == Message.Audience.YEAR_GROUP:
         students = students.filter(class_group__year_group=audience.year_group)
+    # An audience is all or nothing: a teacher asking for a year group they teach only part of is refused,
+    # rather than reaching the part they teach while believing they reached the year.
+    if students.exclude(pk__in=Student.objects.visible_to(actor).values("pk")).exists():
+        raise ValidationError({"audience": "It includes families of classes you do not teach; you may not message it."})
     guardian_users = Guardian.objects.filter(guardianships__student__in=students).values("user_id")
     return get_user_model().objects.filter(is_active=True, pk__in=guardian_users)
 
@@ -106,8 +115,8 @@ def message_send(
     number of queries does not grow with the number of recipients, and no e-mail is sent here: a task
     sends them after the transaction commits.
     """
-    if actor is not None and not can_send(actor):
-        raise PermissionDenied("Only school staff and partner systems send notifications.")
+    if actor is not None:
+        check_may_send(actor)
     recipients = list(
         (
             audience_users(actor, audience)
