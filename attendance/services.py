@@ -135,8 +135,10 @@ def _announce_absences(marks: list[tuple[int, AttendanceCode]], date: datetime.d
     """After the commit, tell listeners (absence alerts) about each child now absent without a reason."""
     students = {student_id for student_id, code in marks if code.is_unexplained_absence}
     for student_id in students:
+        # robust: the marks are saved whatever a listener does; its failure is logged, not turned into an error
         transaction.on_commit(
-            lambda s=student_id: unexplained_absence_recorded.send(sender=AttendanceRecord, student_id=s, date=date)
+            lambda s=student_id: unexplained_absence_recorded.send(sender=AttendanceRecord, student_id=s, date=date),
+            robust=True,
         )
 
 
