@@ -35,6 +35,7 @@ urlpatterns = [
     path("signout/", pages.sign_out, name="signout"),
     path("", include("students.urls")),
     path("", include("attendance.urls")),
+    path("", include("notifications.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", pages.home, name="home"),

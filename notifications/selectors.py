@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from harmony.models import Application
-from notifications.models import Delivery, Message, Notification
+from notifications.models import DEFAULT_EMAIL_TYPES, Delivery, Message, Notification, Preference
 
 
 def notifications_for(
@@ -56,12 +56,41 @@ def sent_messages(user: Any) -> QuerySet[Message]:
         Message.objects.all() if getattr(user, "sees_whole_school", False) else Message.objects.filter(sender=user)
     )
     email = Q(notifications__deliveries__channel=Delivery.Channel.EMAIL)
-    return messages.annotate(
-        read_count=Count("notifications", filter=Q(notifications__read_at__isnull=False), distinct=True),
-        emails_sent=Count("notifications__deliveries", filter=email & Q(notifications__deliveries__status="sent")),
-        emails_failed=Count("notifications__deliveries", filter=email & Q(notifications__deliveries__status="failed")),
-        emails_pending=Count(
-            "notifications__deliveries",
-            filter=email & Q(notifications__deliveries__status__in=["queued", "sending"]),
-        ),
-    ).select_related("sender", "class_group")
+    # An aggregate query ignores Meta.ordering, so the newest-first order is stated here.
+    return (
+        messages.annotate(
+            read_count=Count("notifications", filter=Q(notifications__read_at__isnull=False), distinct=True),
+            emails_sent=Count("notifications__deliveries", filter=email & Q(notifications__deliveries__status="sent")),
+            emails_failed=Count(
+                "notifications__deliveries", filter=email & Q(notifications__deliveries__status="failed")
+            ),
+            emails_pending=Count(
+                "notifications__deliveries",
+                filter=email & Q(notifications__deliveries__status__in=["queued", "sending"]),
+            ),
+        )
+        .select_related("sender", "sender_app", "class_group")
+        .order_by("-created_at", "-id")
+    )
+
+
+def message_recipients(message: Message) -> QuerySet[Notification]:
+    """The message's notifications by recipient name, each with its recipient and its e-mail delivery, if any."""
+    return (
+        Notification.objects.filter(message=message)
+        .select_related("recipient")
+        .prefetch_related(
+            Prefetch(
+                "deliveries",
+                queryset=Delivery.objects.filter(channel=Delivery.Channel.EMAIL),
+                to_attr="email_deliveries",
+            )
+        )
+        .order_by("recipient__last_name", "recipient__first_name", "recipient_id")
+    )
+
+
+def email_types_for(user: Any) -> list[str]:
+    """The notification types `user` gets by e-mail: their choice, or the defaults until they make one."""
+    chosen = Preference.objects.filter(user=user).values_list("email_types", flat=True).first()
+    return [str(kind) for kind in (DEFAULT_EMAIL_TYPES if chosen is None else chosen)]

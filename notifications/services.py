@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from datetime import date as Date
 from typing import TYPE_CHECKING, Any
@@ -92,10 +93,45 @@ def audience_users(actor: Actor, audience: Audience) -> QuerySet[Any]:
     return get_user_model().objects.filter(is_active=True, pk__in=guardian_users)
 
 
-def _wants_email(preferences: dict[int, list[str]], user_id: int, message: Message) -> bool:
-    if message.priority == Priority.HIGH:
+def _email_preferences(user_ids: list[int]) -> dict[int, list[str]]:
+    """Return the e-mail types each of `user_ids` chose; someone who never chose gets the defaults."""
+    return dict(Preference.objects.filter(user_id__in=user_ids).values_list("user_id", "email_types"))
+
+
+def _wants_email(preferences: dict[int, list[str]], user_id: int, *, type: str, priority: str) -> bool:
+    if priority == Priority.HIGH:
         return True
-    return message.type in preferences.get(user_id, DEFAULT_EMAIL_TYPES)
+    return type in preferences.get(user_id, DEFAULT_EMAIL_TYPES)
+
+
+@dataclass(frozen=True)
+class AudiencePreview:
+    """Who a message would reach, counted before it is sent."""
+
+    recipients: int
+    guardians: int
+    by_email: int  # of all recipients: those with an address whose preferences (or high priority) ask for e-mail
+    guardians_by_email: int
+    without_address: int  # recipients with no e-mail address: they see it in Harmony only
+
+
+def message_preview(*, actor: Actor, audience: Audience, type: str, priority: str) -> AudiencePreview:
+    """Count the recipients `message_send` would reach with this audience, type and priority, and who by e-mail.
+
+    The same reach and e-mail rules as sending, in a few queries whatever the audience's size. Raises what
+    `message_send` raises for an unknown or unreachable chosen recipient.
+    """
+    people = list(audience_users(actor, audience).values_list("pk", "email", "guardian__id"))
+    preferences = _email_preferences([pk for pk, _email, _guardian in people])
+    by_email = {pk for pk, email, _g in people if email and _wants_email(preferences, pk, type=type, priority=priority)}
+    guardians = {pk for pk, _email, guardian in people if guardian is not None}
+    return AudiencePreview(
+        recipients=len(people),
+        guardians=len(guardians),
+        by_email=len(by_email),
+        guardians_by_email=len(by_email & guardians),
+        without_address=sum(1 for _pk, email, _g in people if not email),
+    )
 
 
 @transaction.atomic
@@ -142,9 +178,7 @@ def message_send(
     notifications = Notification.objects.bulk_create(
         [Notification(message=message, recipient_id=user_id) for user_id, _email in recipients]
     )
-    preferences = dict(
-        Preference.objects.filter(user_id__in=[u for u, _ in recipients]).values_list("user_id", "email_types")
-    )
+    preferences = _email_preferences([u for u, _ in recipients])
     emails = {user_id: email for user_id, email in recipients}
     now = timezone.now()
     deliveries = []
@@ -154,7 +188,9 @@ def message_send(
                 notification=notification, channel=Delivery.Channel.IN_APP, status=Delivery.Status.SENT, sent_at=now
             )
         )
-        if emails[notification.recipient_id] and _wants_email(preferences, notification.recipient_id, message):
+        if emails[notification.recipient_id] and _wants_email(
+            preferences, notification.recipient_id, type=message.type, priority=message.priority
+        ):
             deliveries.append(Delivery(notification=notification, channel=Delivery.Channel.EMAIL))
     Delivery.objects.bulk_create(deliveries)
     if any(d.channel == Delivery.Channel.EMAIL for d in deliveries):
@@ -225,6 +261,45 @@ def absence_alert_send(*, student_id: int, day: Date) -> Message | None:
         alert.message = message
         alert.save(update_fields=["message"])
         return message
+
+
+ALERT_PLACEHOLDERS = ("first_name", "last_name", "date", "class_group")
+
+
+def alert_template_errors(template: str) -> list[str]:
+    """Return what is wrong with an absence alert title or body: unknown placeholders or stray braces."""
+    try:
+        fields = [field for _text, field, _spec, _conversion in string.Formatter().parse(template) if field is not None]
+    except ValueError:
+        return ["A { or } has no partner. Write placeholders as {first_name}; write a brace itself as {{ or }}."]
+    unknown = sorted({field for field in fields if field not in ALERT_PLACEHOLDERS})
+    if unknown:
+        known = ", ".join("{" + name + "}" for name in ALERT_PLACEHOLDERS)
+        return [f"Unknown placeholder {', '.join('{' + f + '}' for f in unknown)}. Use only {known}."]
+    return []
+
+
+def absence_alert_settings_update(*, enabled: bool, title: str, body: str) -> AbsenceAlertSettings:
+    """Switch absence alerts on or off and change their text, refusing a text that alerts could not fill."""
+    errors = {
+        name: problems for name, text in (("title", title), ("body", body)) if (problems := alert_template_errors(text))
+    }
+    if errors:
+        raise ValidationError(errors)
+    alert_settings = AbsenceAlertSettings.current()
+    alert_settings.enabled, alert_settings.title, alert_settings.body = enabled, title, body
+    alert_settings.save(update_fields=["enabled", "title", "body"])
+    return alert_settings
+
+
+ALERT_EXAMPLE = {"first_name": "Sam", "last_name": "Example", "date": "3 March 2026", "class_group": "7A"}
+
+
+def alert_example(template: str) -> str:
+    """Fill an absence alert text with a made-up child, to show how guardians will read it."""
+    if alert_template_errors(template):
+        return template  # a text saved before it was checked: show it as it is rather than fail the page
+    return _fill(template, ALERT_EXAMPLE)
 
 
 def _fill(template: str, values: dict[str, str]) -> str:

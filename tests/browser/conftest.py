@@ -112,12 +112,13 @@ def phone_page(make_phone_page: Any) -> Any:
 
 
 def sign_in(page: Any, live_server: Any, user: Any, portal: str) -> None:
-    """Sign `user` in on `/<portal>/login/` ("staff" or "family") the way a person does, by tapping."""
+    """Sign `user` in on `/<portal>/login/` ("staff" or "family") the way a person does (a tap on a phone)."""
     page.goto(f"{live_server.url}/{portal}/login/")
     page.get_by_label("E-mail or username").fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)
+    button = page.get_by_role("button", name="Sign in")
     with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").tap()
+        button.tap() if page.evaluate("navigator.maxTouchPoints > 0") else button.click()
 
 
 @pytest.fixture
@@ -147,3 +148,44 @@ def screenshot() -> Any:
         return path
 
     return take
+
+
+def new_page(browser: Any, **options: Any) -> tuple[Any, Any, list[str]]:
+    """Open a page in a new context (its own cookies) with `options`; return the context, the page and a live
+    list of its problems (CSP violations, script errors, resources that failed), for the test to assert on."""
+    console = _ProblemList()
+    context = browser.new_context(locale="en-GB", **options)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    console.watch(page)
+    return context, page, console.problems
+
+
+class _ProblemList(Console):
+    @property
+    def problems(self) -> list[str]:
+        return _LiveProblems(self)
+
+
+class _LiveProblems(list):  # type: ignore[type-arg]
+    """A list view that always shows the console's current problems."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self._console = console
+
+    def _current(self) -> list[str]:
+        c = self._console
+        return [*c.csp_violations(), *c.script_errors(), *c.broken_resources]
+
+    def __bool__(self) -> bool:
+        return bool(self._current())
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def __repr__(self) -> str:
+        return repr(self._current())

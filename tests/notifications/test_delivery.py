@@ -95,7 +95,7 @@ class TestTheEmail:
         assert email.from_email == settings.DEFAULT_FROM_EMAIL
         assert "Bring a packed lunch & a coat.\nWe leave at 9." in email.body  # plain text is not escaped
         assert "About: Amira Ahmed" in email.body
-        assert f"{settings.HARMONY_SITE_URL}/family/notifications/" in email.body
+        assert f"{settings.HARMONY_SITE_URL}/notifications/" in email.body
         [(html, mimetype)] = email.alternatives
         assert mimetype == "text/html"
         assert "Trip to the &lt;museum&gt;" in html and "<museum>" not in html
