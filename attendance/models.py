@@ -77,7 +77,14 @@ class AttendanceCode(models.Model):
     def is_absence(self) -> bool:
         return self.category in MISSED_CATEGORIES
 
+    @property
+    def is_late_arrival(self) -> bool:
+        """Late before the register closed (attended), or after it ("U": counted as an unauthorised absence)."""
+        return self.category == self.Category.LATE or self.code == LATE_AFTER_REGISTER_CLOSED
 
+
+# The one late mark that is not in the "late" category: the child came after the register closed.
+LATE_AFTER_REGISTER_CLOSED = "U"
 ATTENDED_CATEGORIES = frozenset(
     {AttendanceCode.Category.PRESENT, AttendanceCode.Category.LATE, AttendanceCode.Category.APPROVED_ACTIVITY}
 )
