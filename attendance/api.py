@@ -17,12 +17,14 @@ from attendance.models import AttendanceCode, AttendanceRecord, Register, sessio
 from harmony.api.permissions import api_actor
 from harmony.api.routers import OptionalSlashRouter
 from harmony.api.serializers import StrictSerializer, TextField
-from harmony.errors import PreconditionFailed
+from harmony.errors import PayloadTooLarge, PreconditionFailed
 from harmony.models import Application
 from privacy.enforcement import DisclosedDataMixin
 from students.models import ClassGroup, Student
 
 STATUSES = [choice for choice, _ in AttendanceCode.ApiStatus.choices]
+# The most marks one register takes: more than any class has, few enough to validate in one request.
+MAX_REGISTER_MARKS = 200
 
 
 class AttendanceRecordSerializer(serializers.Serializer):
@@ -57,7 +59,8 @@ class MarkFields(StrictSerializer):
         if status and code:
             raise serializers.ValidationError({"code": "Give a status or a code, not both."})
         if status or code:
-            attrs["code"] = services.resolve_code(code=code, status=status)
+            # A register passes one CodeBook to all its marks: one query however many students it has.
+            attrs["code"] = services.resolve_code(code=code, status=status, book=self.context.get("codes"))
         elif not self.partial:
             raise serializers.ValidationError({"status": "Give a status (present, absent, late, excused) or a code."})
         return attrs
@@ -81,7 +84,7 @@ class RegisterSubmitSerializer(StrictSerializer):
     classGroup = serializers.IntegerField()
     date = serializers.DateField()
     session = serializers.ChoiceField(choices=session_names())
-    marks = RegisterMarkSerializer(many=True, allow_empty=False, max_length=200)
+    marks = RegisterMarkSerializer(many=True, allow_empty=False, max_length=MAX_REGISTER_MARKS)
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -222,7 +225,10 @@ class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
         version = _expected_version(request, record)
         serializer = AttendanceUpdateSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        services.record_update(actor=actor, record=record, fields=serializer.validated_data, expected_version=version)
+        fields = dict(serializer.validated_data)
+        if not partial:  # PUT replaces the mark: what it leaves out is cleared
+            fields = {"minutes_late": None, "remarks": "", **fields}
+        services.record_update(actor=actor, record=record, fields=fields, expected_version=version)
         record = self._record(pk)
         return _with_etag(Response(AttendanceRecordSerializer(record).data), record)
 
@@ -244,7 +250,7 @@ class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
         actor = self._writer()
         record = self._record(pk)
         record_id = record.pk
-        services.record_delete(actor=actor, record=record)
+        services.record_delete(actor=actor, record=record, expected_version=_expected_version(request, record))
         return Response({"id": record_id, "deleted": True})
 
     @extend_schema(
@@ -263,7 +269,10 @@ class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"], url_path="registers")
     def registers(self, request: Request) -> Response:
         actor = self._writer()
-        serializer = RegisterSubmitSerializer(data=request.data)
+        marks = request.data.get("marks") if isinstance(request.data, dict) else None
+        if isinstance(marks, list) and len(marks) > MAX_REGISTER_MARKS:
+            raise PayloadTooLarge(f"A register takes at most {MAX_REGISTER_MARKS} marks.", field="marks")
+        serializer = RegisterSubmitSerializer(data=request.data, context={"codes": services.CodeBook.load()})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         class_group = ClassGroup.objects.visible_to(actor).filter(pk=data["classGroup"]).first()

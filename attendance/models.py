@@ -81,13 +81,19 @@ class AttendanceCode(models.Model):
     def is_unexplained_absence(self) -> bool:
         """An unauthorised absence with the child out of school (late-after-close counts as unauthorised but
         the child is in school, so it raises no absence alert)."""
-        return self.category == AttendanceCode.Category.UNAUTHORISED and self.code not in LATE_AFTER_CLOSE_CODES
+        return self.category == AttendanceCode.Category.UNAUTHORISED and self.code != LATE_AFTER_REGISTER_CLOSED
+
+    @property
+    def is_late_arrival(self) -> bool:
+        """Late before the register closed (attended), or after it ("U": counted as an unauthorised absence)."""
+        return self.category == self.Category.LATE or self.code == LATE_AFTER_REGISTER_CLOSED
 
 
+# The one late mark that is not in the "late" category: the child came after the register closed.
+LATE_AFTER_REGISTER_CLOSED = "U"
 ATTENDED_CATEGORIES = frozenset(
     {AttendanceCode.Category.PRESENT, AttendanceCode.Category.LATE, AttendanceCode.Category.APPROVED_ACTIVITY}
 )
-LATE_AFTER_CLOSE_CODES = frozenset({"U"})
 MISSED_CATEGORIES = frozenset({AttendanceCode.Category.AUTHORISED, AttendanceCode.Category.UNAUTHORISED})
 CATEGORY_TO_API_STATUS = {
     AttendanceCode.Category.PRESENT: "present",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from attendance.models import (
     ATTENDED_CATEGORIES,
+    LATE_AFTER_REGISTER_CLOSED,
     AbsenceReport,
     AttendanceChange,
     AttendanceCode,
@@ -155,14 +156,15 @@ class AttendanceFigures:
 
 def _figure_annotations(prefix: str) -> dict[str, Any]:
     counted = Q(**{f"{prefix}code__counts_as_possible": True})
+    late_arrival = Q(**{f"{prefix}code__category": Category.LATE}) | Q(
+        **{f"{prefix}code__code": LATE_AFTER_REGISTER_CLOSED}
+    )
     return {
         "possible": Count("pk" if not prefix else f"{prefix}pk", filter=counted),
         "attended": Count(f"{prefix}pk", filter=counted & Q(**{f"{prefix}code__category__in": ATTENDED_CATEGORIES})),
         "authorised": Count(f"{prefix}pk", filter=counted & Q(**{f"{prefix}code__category": Category.AUTHORISED})),
         "unauthorised": Count(f"{prefix}pk", filter=counted & Q(**{f"{prefix}code__category": Category.UNAUTHORISED})),
-        "late": Count(
-            f"{prefix}pk", filter=Q(**{f"{prefix}code__category": Category.LATE}) | Q(**{f"{prefix}code__code": "U"})
-        ),
+        "late": Count(f"{prefix}pk", filter=late_arrival),
     }
 
 

@@ -4,6 +4,7 @@ and every change is kept in the history."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -91,10 +92,18 @@ def check_edit_window(actor: Actor, date: datetime.date) -> None:
         raise PermissionDenied(f"Marks older than {window} days can only be changed by the office.")
 
 
-def check_code_usable(actor: Actor, code: AttendanceCode, field: str = "code") -> None:
+def check_code_usable(
+    actor: Actor, code: AttendanceCode, field: str = "code", reported: Callable[[], str | None] | None = None
+) -> None:
+    """Refuse retired codes, and office-only codes to teachers.
+
+    `reported` returns the code of an absence the office already accepted for this student and session (looked
+    up only when needed): a teacher may record that one even when it is an office code.
+    """
     if not code.is_active:
         raise ValidationError({field: f"The code {code.code} is retired and can no longer be used."})
-    if code.usable_by == AttendanceCode.UsableBy.OFFICE and not is_office(actor):
+    office_only = code.usable_by == AttendanceCode.UsableBy.OFFICE
+    if office_only and not is_office(actor) and (reported is None or reported() != code.code):
         raise ValidationError({field: f"Only the office may use the code {code.code} ({code.label})."})
 
 
@@ -143,8 +152,12 @@ def _announce_absences(marks: list[tuple[int, AttendanceCode]], date: datetime.d
 
 
 def _check_minutes_late(code: AttendanceCode, minutes_late: int | None) -> None:
-    if minutes_late and code.category not in (AttendanceCode.Category.LATE, AttendanceCode.Category.UNAUTHORISED):
+    if minutes_late and not code.is_late_arrival:
         raise ValidationError({"minutesLate": "Minutes late go with a late mark only."})
+
+
+def _reported_code(student_id: int, date: datetime.date, session: str) -> Callable[[], str | None]:
+    return lambda: reported_absence_codes([student_id], date, session).get(student_id)
 
 
 @transaction.atomic
@@ -163,7 +176,7 @@ def record_create(
     check_date_and_session(date, session)
     check_may_mark(actor, student.class_group_id)
     check_edit_window(actor, date)
-    check_code_usable(actor, code)
+    check_code_usable(actor, code, reported=_reported_code(student.pk, date, session))
     _check_minutes_late(code, minutes_late)
     existing = AttendanceRecord.objects.filter(student=student, date=date, session=session).values("pk").first()
     if existing:
@@ -215,7 +228,10 @@ def record_update(
     check_may_mark(actor, locked.student.class_group_id)
     check_edit_window(actor, locked.date)
     if "code" in fields and fields["code"] != locked.code:
-        check_code_usable(actor, fields["code"])
+        reported = _reported_code(locked.student_id, locked.date, locked.session)
+        check_code_usable(actor, fields["code"], reported=reported)
+        if not fields["code"].is_late_arrival and "minutes_late" not in fields:
+            fields = {**fields, "minutes_late": None}  # a mark that is no longer late keeps no minutes late
     _check_minutes_late(fields.get("code", locked.code), fields.get("minutes_late", locked.minutes_late))
     changes = _changes(locked, fields)
     if not changes:
@@ -235,8 +251,13 @@ def record_update(
 
 
 @transaction.atomic
-def record_delete(*, actor: Actor, record: AttendanceRecord, source: str = Source.API) -> None:
+def record_delete(
+    *, actor: Actor, record: AttendanceRecord, expected_version: int | None = None, source: str = Source.API
+) -> None:
+    """Delete a mark; the history keeps who deleted it and what it was."""
     locked = AttendanceRecord.objects.select_for_update().select_related("code", "student").get(pk=record.pk)
+    if expected_version is not None and expected_version != locked.version:
+        raise PreconditionFailed(f"Record {locked.pk} is at version {locked.version}, not {expected_version}.")
     check_may_mark(actor, locked.student.class_group_id)
     check_edit_window(actor, locked.date)
     _history(actor, locked, AttendanceChange.Action.DELETED, {"code": [locked.code.code, None]}, source).save()
@@ -275,8 +296,14 @@ def reported_absence_codes(student_ids: Any, date: datetime.date, session: str) 
 
 def _validate_marks(actor: Actor, class_group: ClassGroup, date: datetime.date, session: str, marks: list[Mark]):
     members = set(Student.objects.live().filter(class_group=class_group).values_list("pk", flat=True))
-    # A teacher may record the office's code for an absence the office already accepted from a parent.
+    # A teacher may record the office's code for an absence the office already accepted from a parent, and
+    # may send back unchanged any mark already on the register (the office's, or one with a retired code).
     reported = reported_absence_codes(members, date, session)
+    current = dict(
+        AttendanceRecord.objects.filter(student_id__in=members, date=date, session=session).values_list(
+            "student_id", "code__code"
+        )
+    )
     errors: dict[str, Any] = {}
     seen: set[int] = set()
     for index, mark in enumerate(marks):
@@ -286,8 +313,13 @@ def _validate_marks(actor: Actor, class_group: ClassGroup, date: datetime.date, 
             errors[f"marks[{index}].studentId"] = f"Student {mark.student_id} is marked twice."
         seen.add(mark.student_id)
         try:
-            if reported.get(mark.student_id) != mark.code.code:
-                check_code_usable(actor, mark.code, field=f"marks[{index}].code")
+            if current.get(mark.student_id) != mark.code.code:
+                check_code_usable(
+                    actor,
+                    mark.code,
+                    field=f"marks[{index}].code",
+                    reported=lambda sid=mark.student_id: reported.get(sid),
+                )
             _check_minutes_late(mark.code, mark.minutes_late)
         except ValidationError as error:
             for field, messages in error.message_dict.items():
@@ -348,7 +380,16 @@ def register_submit(
             record.recorded_by, record.recorded_by_app = _user(actor), _app(actor)
             changed.append(record)
             history.append(_history(actor, record, AttendanceChange.Action.CHANGED, changes, source))
-    AttendanceRecord.objects.bulk_create(new)
+    try:
+        with transaction.atomic():
+            AttendanceRecord.objects.bulk_create(new)
+    except IntegrityError:
+        # A single mark (POST /api/attendance) for one of these students committed since we read the marks:
+        # it does not queue on the register row. Nothing of this register is kept; submitting again updates.
+        raise Conflict(
+            "Another request marked one of these students at the same time; nothing was saved. Submit again.",
+            code="concurrent_mark",
+        ) from None
     if changed:
         AttendanceRecord.objects.bulk_update(
             changed,
@@ -356,7 +397,8 @@ def register_submit(
         )
         AttendanceRecord.objects.filter(pk__in=[r.pk for r in changed]).update(updated_at=timezone.now())
     for record in new:
-        created = {"code": [None, record.code.code]}
+        initial = {"code": record.code.code, "minutes_late": record.minutes_late, "remarks": record.remarks}
+        created = {name: [None, value] for name, value in initial.items() if value not in (None, "")}
         history.append(_history(actor, record, AttendanceChange.Action.CREATED, created, source))
     AttendanceChange.objects.bulk_create(history)
     _announce_absences([(r.student_id, r.code) for r in [*new, *changed]], date)
@@ -371,15 +413,27 @@ def register_submit(
     )
 
 
-def resolve_code(*, code: str | None = None, status: str | None = None) -> AttendanceCode:
+class CodeBook:
+    """Every attendance code, read in one query, so that a whole register resolves its marks without more."""
+
+    def __init__(self, codes: Iterable[AttendanceCode]) -> None:
+        codes = list(codes)
+        self.by_code = {c.code: c for c in codes}
+        self.by_status = {c.api_default_for: c for c in codes if c.api_default_for}
+
+    @classmethod
+    def load(cls) -> CodeBook:
+        return cls(AttendanceCode.objects.all())
+
+
+def resolve_code(*, code: str | None = None, status: str | None = None, book: CodeBook | None = None) -> AttendanceCode:
     """Find the code a partner named, by its letter or by the guide's status; unknown ones fail validation."""
-    try:
-        if code:
-            return AttendanceCode.objects.get(code=code)
-        return AttendanceCode.objects.get(api_default_for=status)
-    except AttendanceCode.DoesNotExist:
+    book = book or CodeBook.load()
+    found = book.by_code.get(code) if code else book.by_status.get(status or "")
+    if found is None:
         field, value = ("code", code) if code else ("status", status)
-        raise ValidationError({field: f"Unknown attendance {field} {value!r}."}) from None
+        raise ValidationError({field: f"Unknown attendance {field} {value!r}."})
+    return found
 
 
 def code_retire(*, code: AttendanceCode) -> AttendanceCode:
@@ -454,6 +508,8 @@ def absence_report_decide(*, actor: User, report: AbsenceReport, accept: bool, n
     a child the register saw in school stays present. Dates still to come are marked when they arrive: the
     register page shows the accepted report to the teacher.
     """
+    if not actor.sees_whole_school:
+        raise PermissionDenied("Only the office decides on absence reports.")
     report = AbsenceReport.objects.select_for_update().get(pk=report.pk)
     if report.status != AbsenceReport.Status.PENDING:
         raise Conflict(f"This report was already {report.status}.", code="already_decided")

@@ -85,6 +85,9 @@ def flatten_details(detail: Any, field: str | None = None) -> list[dict[str, Any
     if isinstance(detail, dict):
         items: list[dict[str, Any]] = []
         for key, value in detail.items():
+            if isinstance(key, int):  # a list serializer's errors, keyed by the index of each bad item
+                items.extend(flatten_details(value, f"{field or ''}[{key}]"))
+                continue
             name = None if key in ("non_field_errors", "__all__") else key
             path = ".".join(part for part in (field, str(name) if name is not None else None) if part) or None
             items.extend(flatten_details(value, path))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,8 +13,9 @@ MONDAY = datetime.date(2026, 11, 30)
 
 
 @pytest.fixture(autouse=True)
-def _that_week(time_machine):
-    time_machine.move_to(datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.UTC))
+def _monday_afternoon(time_machine):
+    # A teacher may take a register only within the edit window: keep "today" on that Monday.
+    time_machine.move_to(datetime.datetime(2026, 11, 30, 16, 0, tzinfo=ZoneInfo("Europe/London")), tick=False)
 
 
 def test_a_partner_records_attendance_with_the_guides_payload(school, partner_api):

@@ -345,8 +345,9 @@ class TestQueryCounts:
             make_guardian(make_student(school.class_a if n % 2 else school.class_b))
         response, many = self.count_queries(client, "/staff/students/")
         assert len(response.context["page"]) == (25 if persona == "office" else 16)
-        # session, user, user's groups (roles), count of visible students, the page with class groups joined
-        assert len(many) == len(few) == 5, [q["sql"] for q in many.captured_queries]
+        # session, user, user's groups (roles), the unread count in the navigation, count of visible students,
+        # the page with class groups joined
+        assert len(many) == len(few) == 6, [q["sql"] for q in many.captured_queries]
 
     def test_the_family_home_costs_the_same_for_one_child_or_many(self, school):
         client = client_for(school, "guardian")
@@ -356,8 +357,9 @@ class TestQueryCounts:
             school.guardian.guardianships.create(student=child, relationship="mother")
         response, many = self.count_queries(client, "/family/")
         assert len(response.context["children"]) == 6
-        # session, user, the user's guardian profile, the children with their class groups joined
-        assert len(many) == len(few) == 4, [q["sql"] for q in many.captured_queries]
+        # session, user, the user's guardian profile, the unread count in the navigation, the children with their
+        # class groups joined
+        assert len(many) == len(few) == 5, [q["sql"] for q in many.captured_queries]
 
     def test_the_staff_student_page_costs_the_same_for_one_guardian_or_many(self, school):
         client = client_for(school, "office")

@@ -96,6 +96,10 @@ PAGES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+# The URL routes this module's sweep decides for every persona (tests/harmony/test_pages.py checks none is missed).
+SWEPT_ROUTES = {str(pattern.pattern) for pattern in urlpatterns if getattr(pattern, "name", None) in PAGES}
+
+
 def url_of(name: str, sent: dict[str, Any]) -> str:
     args = {
         "staff-notification-message": [sent["message"].pk],
