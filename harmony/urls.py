@@ -34,6 +34,7 @@ urlpatterns = [
     path("family/login/", pages.SignInView.as_view(portal="family"), name="family-login"),
     path("signout/", pages.sign_out, name="signout"),
     path("", include("students.urls")),
+    path("", include("privacy.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", pages.home, name="home"),

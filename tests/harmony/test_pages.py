@@ -6,6 +6,9 @@ new page fails here until someone decides who may see it.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import pkgutil
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+import tests
 from tests.conftest import School
 from tests.factories import PASSWORD, make_class_group, make_guardian, make_student, make_user
 
@@ -110,8 +114,18 @@ def page_routes(resolver: URLResolver | None = None, prefix: str = "") -> set[st
     return routes | {"admin/"}
 
 
+def swept_by_apps() -> set[str]:
+    """Routes that an app sweeps itself: the PAGES of each tests/<app>/test_pages.py."""
+    swept = set()
+    for app in pkgutil.iter_modules(tests.__path__):
+        if app.ispkg and app.name != "harmony" and importlib.util.find_spec(f"tests.{app.name}.test_pages"):
+            module = importlib.import_module(f"tests.{app.name}.test_pages")
+            swept |= {name.split(" (")[0] for name in getattr(module, "PAGES", {})}
+    return swept
+
+
 def test_the_sweep_covers_every_page_route():
-    swept = {name.split(" (")[0] for name in PAGES}
+    swept = {name.split(" (")[0] for name in PAGES} | swept_by_apps()
     assert page_routes() == swept
 
 
@@ -343,8 +357,9 @@ class TestQueryCounts:
             school.guardian.guardianships.create(student=child, relationship="mother")
         response, many = self.count_queries(client, "/family/")
         assert len(response.context["children"]) == 6
-        # session, user, the user's guardian profile, the children with their class groups joined
-        assert len(many) == len(few) == 4, [q["sql"] for q in many.captured_queries]
+        # session, user, the user's guardian profile, the children with their class groups joined; the consent
+        # banner: the children, the purposes that ask for consent, their texts, the consent states
+        assert len(many) == len(few) == 8, [q["sql"] for q in many.captured_queries]
 
     def test_the_staff_student_page_costs_the_same_for_one_guardian_or_many(self, school):
         client = client_for(school, "office")
