@@ -270,7 +270,7 @@ def _request_page(request: HttpRequest, found: PrivacyRequest, form: DecisionFor
 
 
 def _request(pk: int) -> PrivacyRequest:
-    related = ("subject_student__class_group", "subject_user", "requested_by", "decided_by")
+    related = ("subject_student", "subject_user", "requested_by", "decided_by")
     return get_object_or_404(PrivacyRequest.objects.select_related(*related), pk=pk)
 
 
