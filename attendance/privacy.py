@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from attendance.models import AbsenceReport, AttendanceChange, AttendanceRecord, Register
+from privacy.registry import Subject as RegistrySubject
 from students.models import Guardian, Student
 
 if TYPE_CHECKING:
@@ -149,6 +150,8 @@ def _date(value: datetime.date | datetime.datetime | None) -> str | None:
 
 def _subjects(subject: Subject) -> tuple[Student | None, Guardian | None, User | None]:
     """Split a subject into the student, the guardian and the staff member it stands for (any may be None)."""
+    if isinstance(subject, RegistrySubject):  # the privacy app's request subject: a student or a user
+        subject = subject.student if subject.student is not None else subject.user
     if isinstance(subject, Student):
         return subject, None, None
     if isinstance(subject, Guardian):

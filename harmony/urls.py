@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("students.urls")),
     path("", include("attendance.urls")),
     path("", include("notifications.urls")),
+    path("", include("privacy.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", pages.home, name="home"),

@@ -61,17 +61,17 @@ class Provider:
         return self.module.erase(subject)
 
 
-def _as_declaration(item: Declaration | dict[str, Any]) -> Declaration:
-    if isinstance(item, Declaration):
-        return item
+def _as_declaration(item: Any) -> Declaration:
+    """Read a declaration given as this module's Declaration, an app's own dataclass of the same fields, or a dict."""
+    get = item.get if isinstance(item, dict) else (lambda key, default=None: getattr(item, key, default))
     return Declaration(
-        model=item["model"],
-        fields=tuple(item["fields"]),
-        category=item["category"],
-        purpose=item["purpose"],
-        retention=item["retention"],
-        kept_by_law=bool(item.get("kept_by_law", False)),
-        lawful_basis=item.get("lawful_basis", ""),
+        model=get("model"),
+        fields=tuple(get("fields")),
+        category=get("category"),
+        purpose=get("purpose"),
+        retention=get("retention"),
+        kept_by_law=bool(get("kept_by_law", False)),
+        lawful_basis=get("lawful_basis", "") or "",
     )
 
 

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+import tests
 from tests.conftest import School
 from tests.factories import PASSWORD, make_class_group, make_guardian, make_student, make_user
 
@@ -112,14 +113,16 @@ def page_routes(resolver: URLResolver | None = None, prefix: str = "") -> set[st
 
 
 def swept_elsewhere() -> set[str]:
-    """Routes the apps' own page sweeps decide: each tests/<app>/test_pages.py may name its SWEPT_ROUTES."""
+    """Routes the apps' own page sweeps decide: each tests/<app>/test_pages.py names its SWEPT_ROUTES, or keys
+    its PAGES by route."""
     routes: set[str] = set()
     for app in ("students", "attendance", "notifications", "privacy"):
         try:
             module = importlib.import_module(f"tests.{app}.test_pages")
         except ModuleNotFoundError:
             continue
-        routes |= getattr(module, "SWEPT_ROUTES", set())
+        declared = getattr(module, "SWEPT_ROUTES", None)
+        routes |= declared if declared is not None else {name.split(" (")[0] for name in getattr(module, "PAGES", {})}
     return routes
 
 
@@ -358,8 +361,9 @@ class TestQueryCounts:
         response, many = self.count_queries(client, "/family/")
         assert len(response.context["children"]) == 6
         # session, user, the user's guardian profile, the unread count in the navigation, the children with their
-        # class groups joined
-        assert len(many) == len(few) == 5, [q["sql"] for q in many.captured_queries]
+        # class groups joined; the consent banner: the children, the purposes that ask for consent, their texts,
+        # the consent states
+        assert len(many) == len(few) == 9, [q["sql"] for q in many.captured_queries]
 
     def test_the_staff_student_page_costs_the_same_for_one_guardian_or_many(self, school):
         client = client_for(school, "office")

@@ -226,8 +226,9 @@ def test_the_inbox_costs_the_same_queries_however_many_notifications(school):
     few = queries_for(2)
     many = queries_for(15)
     # session, user, the guardian behind the user, count for the pager, the unread count in the navigation,
-    # the page of notifications with their messages and children
-    assert few == many == 6
+    # the page of notifications with their messages and children; the consent banner: the children, the
+    # purposes that ask for consent, their texts, the consent states
+    assert few == many == 10
 
 
 # The staff sent list and a message's recipients.
