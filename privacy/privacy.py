@@ -89,10 +89,19 @@ DECLARATIONS = [
 ]
 
 
+def _decided_by(decision: ConsentDecision, requester: Any) -> str:
+    """Name the requester's own decisions; anyone else's are "another guardian"."""
+    if decision.guardian is None:
+        return "a former guardian"  # erased since: their decision stays, their name does not
+    if requester is not None and decision.guardian.user_id == requester.pk:
+        return decision.guardian.user.get_full_name()
+    return "another guardian"
+
+
 def export(subject: Subject) -> dict[str, Any]:
     if subject.student is not None:
         decisions = ConsentDecision.objects.filter(student=subject.student).select_related(
-            "purpose", "text", "guardian"
+            "purpose", "text", "guardian__user"
         )
         disclosures = DisclosedStudent.objects.filter(student=subject.student).select_related(
             "disclosure__application", "disclosure__purpose"
@@ -104,7 +113,7 @@ def export(subject: Subject) -> dict[str, Any]:
                     "textVersion": d.text.version,
                     "decision": d.decision,
                     "method": d.method,
-                    "by": "a guardian" if d.guardian_id else "the school",
+                    "by": _decided_by(d, subject.requester),
                     "at": d.created_at.isoformat(),
                 }
                 for d in decisions
