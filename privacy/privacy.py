@@ -235,16 +235,17 @@ def erase(subject: Subject) -> dict[str, Any]:
 
 
 def apply_retention(policy: Any, cutoff: Any, dry_run: bool) -> int:
-    """The disclosure log is deleted once its period has passed."""
+    """The disclosure log is deleted once its period has passed, in batches."""
     from privacy.models import Disclosure
+    from privacy.retention import batch_size
 
     if policy.category != "disclosure_log":
         return 0
-    due = Disclosure.objects.filter(created_at__lt=cutoff)
+    due = Disclosure.objects.filter(created_at__lte=cutoff)
     if dry_run:
         return due.count()
     count = 0
-    while ids := list(due.values_list("pk", flat=True)[:500]):
+    while ids := list(due.order_by("pk").values_list("pk", flat=True)[: batch_size()]):
         Disclosure.objects.filter(pk__in=ids).delete()
         count += len(ids)
     return count

@@ -3,9 +3,6 @@ encrypted field and no obvious personal field can exist without a declaration.""
 
 from __future__ import annotations
 
-import importlib.util
-from typing import Any
-
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -14,17 +11,7 @@ from django.core.exceptions import FieldDoesNotExist
 from harmony.fields import EncryptedField
 from privacy.registry import ORDER, declared_fields, providers
 from students.models import Guardian, Student
-
-# Apps whose provider is still being written on another branch. Their models are checked as soon as their
-# `privacy.py` exists: the exemption ends by itself, it cannot outlive the missing module.
-PROVIDER_PENDING = {"attendance", "notifications"}
-
-
-def has_provider_module(app_config: Any) -> bool:
-    try:
-        return importlib.util.find_spec(f"{app_config.name}.privacy") is not None
-    except ModuleNotFoundError:  # the app is a plain module, not a package
-        return False
+from tests.privacy.helpers import has_provider_module, pending_apps
 
 
 def person_models() -> set[type]:
@@ -49,14 +36,13 @@ def checked_app_labels() -> list[str]:
 
 
 def skip_if_provider_pending(app_label: str) -> None:
-    config = apps.get_app_config(app_label)
-    if app_label in PROVIDER_PENDING and not has_provider_module(config):
+    if app_label in pending_apps():
         pytest.skip(f"{app_label} has no privacy.py on this branch yet")
 
 
 class TestDiscovery:
     def test_every_app_with_a_privacy_module_is_a_provider(self):
-        expected = {config.label for config in apps.get_app_configs() if has_provider_module(config)}
+        expected = {config.label for config in apps.get_app_configs() if has_provider_module(config.name)}
         found = [provider.app_label for provider in providers()]
         assert {"students", "privacy"} <= set(found)
         assert sorted(found) == sorted(expected)
