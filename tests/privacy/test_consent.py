@@ -126,7 +126,31 @@ class TestTwoGuardians:
         decide(family.child, "photosOnWebsite", family.father, REFUSED)
         link = Guardianship.objects.get(guardian=family.father, student=family.child)
         student_services.guardianship_update(guardianship=link, data={"parental_responsibility": False})
-        assert consent.refresh_state(family.child, purpose("photosOnWebsite")) == State.GRANTED
+        assert state_of(family.child, "photosOnWebsite") == State.GRANTED
+
+    def test_a_grant_stops_counting_when_its_guardian_is_unlinked(self, family, registered_partner):
+        grant(family.child, "thirdPartySharing", family.mother)
+        grant(family.child, "thirdPartySharing", family.father)
+        partner = registered_partner("thirdPartySharing")
+        assert partner.get(f"/api/students/{family.child.pk}").status_code == 200
+
+        link = Guardianship.objects.get(guardian=family.father, student=family.child)
+        student_services.guardianship_delete(guardianship=link)
+        assert state_of(family.child, "thirdPartySharing") == State.GRANTED  # the mother's grant remains
+        student_services.guardianship_update(
+            guardianship=Guardianship.objects.get(guardian=family.mother), data={"parental_responsibility": False}
+        )
+
+        assert state_of(family.child, "thirdPartySharing") == State.NOT_ASKED
+        assert partner.get(f"/api/students/{family.child.pk}").status_code == 404
+
+    def test_a_guardian_given_parental_responsibility_again_counts_again(self, family):
+        decide(family.child, "photosOnWebsite", family.father, REFUSED)
+        link = Guardianship.objects.get(guardian=family.father, student=family.child)
+        student_services.guardianship_update(guardianship=link, data={"parental_responsibility": False})
+        assert state_of(family.child, "photosOnWebsite") == State.NOT_ASKED
+        student_services.guardianship_update(guardianship=link, data={"parental_responsibility": True})
+        assert state_of(family.child, "photosOnWebsite") == State.REFUSED
 
 
 class TestReconsent:
