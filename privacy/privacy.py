@@ -61,7 +61,8 @@ DECLARATIONS = [
     ),
     Declaration(
         "privacy.PrivacyRequest",
-        ("subject_user", "subject_student", "requested_by", "decided_by"),
+        # `outcome` holds the exported data while an export is processed, until it is written to the zip.
+        ("subject_user", "subject_student", "requested_by", "decided_by", "outcome"),
         "privacy_request",
         "Answering requests and proving that we did",
         "Six years",
