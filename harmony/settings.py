@@ -344,6 +344,8 @@ NOTIFICATION_EMAIL_MAX_ATTEMPTS = env.int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", def
 CONSENT_RULE = env.str("CONSENT_RULE", default="any_refusal_wins")
 # How long a data export stays downloadable.
 PRIVACY_EXPORT_DAYS = env.int("PRIVACY_EXPORT_DAYS", default=7)
+# How many records retention handles per batch (each student's erasure is one transaction).
+PRIVACY_RETENTION_BATCH_SIZE = env.int("PRIVACY_RETENTION_BATCH_SIZE", default=500)
 
 # Attendance: each register session and the time its register closes ("AM=09:30,PM=13:45").
 ATTENDANCE_SESSIONS = env.dict("ATTENDANCE_SESSIONS", default={"AM": "09:30", "PM": "13:45"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.urls import re_path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -153,6 +154,8 @@ class ConsentView(APIView):
         if not body:
             raise serializers.ValidationError({"body": 'Send {"<purposeCode>": true|false, …}.'})
         student_id = body.pop("studentId", None)
+        if student_id is not None and (not isinstance(student_id, int) or isinstance(student_id, bool)):
+            raise serializers.ValidationError({"studentId": "The id of one of your children, a whole number."})
         purposes = {p.code: p for p in Purpose.objects.filter(code__in=list(body), is_active=True)}
         errors = {code: "Unknown purpose." for code in body if code not in purposes}
         errors |= {code: "Use true or false." for code, value in body.items() if not isinstance(value, bool)}
@@ -167,19 +170,22 @@ class ConsentView(APIView):
                 )
             )
         )
-        for child in children:
-            for code, agree in body.items():
-                purpose = purposes[code]
-                decision = consent.decision_for_toggle(student=child, purpose=purpose, guardian=guardian, agree=agree)
-                consent.consent_record(
-                    student=child,
-                    purpose=purpose,
-                    guardian=guardian,
-                    decision=decision,
-                    method=ConsentDecision.Method.API,
-                    recorded_by=user,
-                    recorded_by_app=request.auth.application,
-                )
+        with transaction.atomic():  # every decision of the body, or none of them
+            for child in children:
+                for code, agree in body.items():
+                    purpose = purposes[code]
+                    decision = consent.decision_for_toggle(
+                        student=child, purpose=purpose, guardian=guardian, agree=agree
+                    )
+                    consent.consent_record(
+                        student=child,
+                        purpose=purpose,
+                        guardian=guardian,
+                        decision=decision,
+                        method=ConsentDecision.Method.API,
+                        recorded_by=user,
+                        recorded_by_app=request.auth.application,
+                    )
         return Response(selectors.consent_overview(user))
 
 

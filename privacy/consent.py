@@ -4,7 +4,9 @@ Each decision is appended, never changed. The current state of a child for a pur
 decision of each guardian with parental responsibility, combined by the school's rule (CONSENT_RULE):
 `any_refusal_wins` (the default: one refusal or withdrawal outweighs any grant) or `latest_decision_wins`.
 A grant given on a text older than a version published with "requires re-consent" counts as
-"needs re-consent". ConsentState keeps the result so that partner APIs can filter with a join.
+"needs re-consent". ConsentState keeps the result so that partner APIs can filter with a join; it is derived
+again on each decision, on each text that requires re-consent, and whenever a child's guardians or their
+parental responsibility change (`privacy.receivers`).
 """
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ def refresh_state(student: Student, purpose: Purpose) -> str:
     state = derive_state(student, purpose)
     ConsentState.objects.update_or_create(student=student, purpose=purpose, defaults={"state": state})
     return state
+
+
+def refresh_states_of(student_id: int) -> None:
+    """Derive again each state of a child that has decisions: after their guardians or responsibilities changed."""
+    student = Student(pk=student_id)  # only its id is used
+    for purpose in Purpose.objects.filter(decisions__student=student).distinct():
+        refresh_state(student, purpose)
 
 
 def current_states(students: list[Student], purposes: list[Purpose]) -> dict[tuple[int, int], str]:

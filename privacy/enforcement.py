@@ -2,8 +2,9 @@
 
 A partner application is registered with the purposes it serves (PartnerPurpose). Each request names one in
 `X-Data-Purpose` (or falls back to the application's default purpose); a purpose it does not hold answers
-403. The purpose is attached to the application for the rest of the request, where
-`Student.objects.visible_to` drops every child without a granted consent when the purpose requires it.
+403. The purpose is attached to the application (and to the user of a user's token) for the rest of the
+request, where `Student.objects.visible_to` drops every child without a granted consent when the purpose
+requires it.
 Viewsets that return children's data mix in `DisclosedDataMixin`: it strips the fields the purpose may
 not see and writes the disclosure log, one insert per answer, whatever its size.
 """
@@ -52,6 +53,9 @@ class DataPurpose(BasePermission):
             return True
         application = token.application
         application.data_purpose = resolve_purpose(application, request.headers.get(PURPOSE_HEADER, "").strip())
+        if token.user_id is not None:
+            # A user's token still carries the data to the partner's system: the same consent applies.
+            token.user.data_purpose = application.data_purpose
         return True
 
 
@@ -113,7 +117,7 @@ class DisclosedDataMixin:
             purpose=request_purpose(request),
             on_behalf_of=token.user,
             entity=self.privacy_entity,
-            path=request.get_full_path()[:200],
+            path=request.path[:200],  # not the query string: a search would copy names into the log
             record_count=len(rows),
         )
         DisclosedStudent.objects.bulk_create(

@@ -95,6 +95,25 @@ def providers() -> list[Provider]:
     return sorted(found, key=lambda p: rank.get(p.app_label, -1))
 
 
+def scrub_admin_log(*objects: Any) -> int:
+    """Forget what the admin log copied of `objects`: their names (`object_repr`) and the change messages.
+
+    For a provider's erase(): the entries stay, so the log still shows that something was changed and by whom.
+    """
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    ids: dict[Any, list[str]] = {}
+    for obj in objects:
+        ids.setdefault(ContentType.objects.get_for_model(obj), []).append(str(obj.pk))
+    return sum(
+        LogEntry.objects.filter(content_type=content_type, object_id__in=object_ids).update(
+            object_repr=f"(erased {content_type.model})", change_message=""
+        )
+        for content_type, object_ids in ids.items()
+    )
+
+
 def declared_fields() -> dict[str, set[str]]:
     """Return every declared model label (lower case) with the fields declared for it."""
     declared: dict[str, set[str]] = {}

@@ -1,8 +1,9 @@
 """Retention: per category, a period from an anchor event and an action, applied in batches by each provider.
 
 A provider that owns a category implements `apply_retention(policy, cutoff, dry_run) -> int`, returning how
-many records are due (dry run) or were anonymised or deleted. `manage.py apply_retention` and the scheduled
-task call every provider for every policy.
+many records are due (dry run) or were anonymised or deleted, `batch_size()` at a time. A record is due
+when its anchor is at or before the cutoff: a student who left exactly the period ago is due today.
+`manage.py apply_retention` and the scheduled task call every provider for every policy.
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from privacy.models import RetentionPolicy
 from privacy.registry import providers
 
 logger = logging.getLogger("harmony.privacy")
-BATCH = 500
+
+
+def batch_size() -> int:
+    return settings.PRIVACY_RETENTION_BATCH_SIZE
 
 
 def cutoff_for(policy: RetentionPolicy, now: datetime | None = None) -> datetime:
+    """Return the moment before which (inclusive) records of the policy are due: now minus the period."""
     return (now or timezone.now()) - timedelta(days=policy.period_days)
 
 

@@ -26,7 +26,7 @@ from harmony.errors import PreconditionFailed
 from harmony.models import Application
 from privacy.enforcement import DisclosedDataMixin
 from students import selectors, services
-from students.models import ClassGroup, Guardian, Guardianship, Student
+from students.models import ClassGroup, Guardian, Guardianship, Student, consent_purpose
 
 ROLL_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_-]{0,31}$")
 
@@ -238,7 +238,8 @@ class GuardianViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         actor = api_actor(self.request)
-        if not isinstance(actor, Application) and actor is not None and not actor.sees_whole_school:
+        limited = not isinstance(actor, Application) and actor is not None and not actor.sees_whole_school
+        if limited or consent_purpose(actor) is not None:
             context["visible_student_ids"] = set(Student.objects.visible_to(actor).values_list("pk", flat=True))
         return context
 

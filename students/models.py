@@ -12,6 +12,17 @@ from harmony.fields import EncryptedDateField, EncryptedTextField
 
 if TYPE_CHECKING:
     from harmony.models import Application, User
+    from privacy.models import Purpose
+
+
+def consent_purpose(actor: object) -> Purpose | None:
+    """Return the purpose a request acts for when that purpose requires consent, else None.
+
+    The privacy app attaches the purpose of a partner request to its actor (`data_purpose`) and keeps each
+    child's derived consent state, so that visibility can filter with one join.
+    """
+    purpose = getattr(actor, "data_purpose", None)
+    return purpose if purpose is not None and purpose.requires_consent else None
 
 
 class ClassGroupQuerySet(models.QuerySet["ClassGroup"]):
@@ -59,18 +70,16 @@ class StudentQuerySet(models.QuerySet["Student"]):
         """Return the live students `actor` may see: the one place that decides it.
 
         Whole-school staff see everyone; a teacher sees the class groups they tutor or teach; a guardian sees
-        their own children; a partner application sees everyone (its scopes limit what it may read), except
-        children without consent when it acts for a purpose that requires consent. Anyone else sees no one.
+        their own children; a partner application sees everyone (its scopes limit what it may read). Anyone else
+        sees no one. A request through a partner application acting for a purpose that requires consent, made
+        with the application's own token or with a user's, leaves out every child without a granted consent.
         """
         from harmony.models import Application
 
         live = self.live()
+        if (purpose := consent_purpose(actor)) is not None:
+            live = live.filter(consent_states__purpose=purpose, consent_states__state="granted")
         if isinstance(actor, Application):
-            # A partner acting for a purpose that needs consent sees only the children whose consent is granted
-            # (the privacy app attaches the request's purpose and keeps the derived consent states).
-            purpose = getattr(actor, "data_purpose", None)
-            if purpose is not None and purpose.requires_consent:
-                return live.filter(consent_states__purpose=purpose, consent_states__state="granted")
             return live
         if actor is None or not actor.is_authenticated or not actor.is_active:
             return live.none()
@@ -141,8 +150,17 @@ class GuardianQuerySet(models.QuerySet["Guardian"]):
         """Return the guardians `actor` may see.
 
         Whole-school staff and partner applications see every guardian, a teacher the guardians of the
-        students they teach, and a guardian only themself (not the other parent).
+        students they teach, and a guardian only themself (not the other parent). Acting for a purpose that
+        requires consent, only the guardians of children with a granted consent: any other would name a
+        child the partner may not know about.
         """
+        guardians = self._visible_to(actor)
+        if consent_purpose(actor) is not None:
+            linked = Guardianship.objects.filter(student__in=Student.objects.visible_to(actor)).values("guardian_id")
+            guardians = guardians.filter(pk__in=linked)
+        return guardians
+
+    def _visible_to(self, actor: User | Application | None) -> GuardianQuerySet:
         from harmony.models import Application
 
         if isinstance(actor, Application):

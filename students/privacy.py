@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from privacy.registry import Declaration, Subject
 from students.models import Guardian, Guardianship, Student
@@ -181,18 +182,21 @@ def erase(subject: Subject) -> dict[str, Any]:
 
 
 def apply_retention(policy: Any, cutoff: Any, dry_run: bool) -> int:
-    """Students who left before the cutoff are erased like an erasure request would (in batches)."""
+    """Students who left on or before the cutoff are erased as an erasure request would, in batches."""
     if policy.category != "student_record" or policy.anchor != "student_left":
         return 0
     from privacy.registry import providers
+    from privacy.retention import batch_size
 
-    due = Student.objects.live().filter(status=Student.Status.LEFT, left_on__lt=cutoff.date())
+    due = Student.objects.live().filter(status=Student.Status.LEFT, left_on__lte=timezone.localdate(cutoff))
     if dry_run:
         return due.count()
-    count = 0
-    for student in due.iterator(chunk_size=500):
-        subject = Subject(student=student)
-        for provider in providers():
-            provider.erase(subject)
-        count += 1
+    count, last = 0, 0
+    while batch := list(due.filter(pk__gt=last).order_by("pk")[: batch_size()]):
+        for student in batch:
+            subject = Subject(student=student)
+            with transaction.atomic():  # a student is erased by every app, or not at all
+                for provider in providers():
+                    provider.erase(subject)
+        count, last = count + len(batch), batch[-1].pk
     return count
