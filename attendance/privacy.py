@@ -127,6 +127,14 @@ DECLARATIONS: tuple[Declaration, ...] = (
 )
 
 
+KEPT_DESCRIPTIONS = {
+    "attendance.Register": "registers (the legal register of attendance)",
+    "attendance.AttendanceRecord": "register marks (the legal register of attendance)",
+    "attendance.AttendanceChange": "register amendments (the legal register's history)",
+    "attendance.AbsenceReport": "accepted absence reports (evidence for authorised absences in the register)",
+}
+
+
 @dataclass
 class Erasure:
     """What `erase` did: how many rows it deleted and cleared, and what it kept under which basis."""
@@ -137,7 +145,8 @@ class Erasure:
 
     def keep(self, model: str, count: int, why: str, basis: str = LEGAL_OBLIGATION, until: str = "") -> None:
         if count:
-            item = {"model": model, "count": count, "why": why, "lawfulBasis": basis}
+            what = f"{count} {KEPT_DESCRIPTIONS.get(model, model)}"
+            item = {"what": what, "model": model, "count": count, "why": why, "lawfulBasis": basis}
             self.kept.append({**item, "until": until} if until else item)
 
     def as_dict(self) -> dict[str, Any]:

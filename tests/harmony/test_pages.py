@@ -18,7 +18,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-import tests
 from tests.conftest import School
 from tests.factories import PASSWORD, make_class_group, make_guardian, make_student, make_user
 
