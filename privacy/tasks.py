@@ -14,3 +14,11 @@ def process_privacy_request(request_id: int) -> str:
 @task
 def expire_privacy_exports() -> int:
     return services.expire_exports()
+
+
+@task
+def apply_retention_policies() -> int:
+    """The retention run, for schedulers that enqueue tasks rather than run commands."""
+    from privacy.retention import apply_retention
+
+    return len(apply_retention())
