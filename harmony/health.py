@@ -1,4 +1,4 @@
-"""`/healthz`: the process answers. `/readyz`: the database and the cache answer too."""
+"""`/healthz`: the process answers. `/readyz`: the database, the cache and the task queue answer too."""
 
 from __future__ import annotations
 
@@ -35,8 +35,25 @@ def _cache_ok() -> bool:
         return False
 
 
+def _tasks_ok() -> bool:
+    """The task backend loads and, for the database queue, its table answers."""
+    try:
+        from django.tasks import task_backends
+
+        backend = task_backends["default"]
+        if any(message.is_serious() for message in backend.check()):
+            return False
+        if backend.__class__.__module__.startswith("django_tasks_db"):
+            from django_tasks_db.models import DBTaskResult
+
+            DBTaskResult.objects.exists()
+        return True
+    except Exception:
+        return False
+
+
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database_ok(), "cache": _cache_ok()}
+    checks = {"database": _database_ok(), "cache": _cache_ok(), "tasks": _tasks_ok()}
     ready = all(checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

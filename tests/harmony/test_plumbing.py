@@ -29,16 +29,32 @@ class TestHealth:
         assert response.json() == {"status": "ok"}
         assert "no-cache" in response["Cache-Control"]
 
-    def test_readyz_checks_the_database_and_the_cache(self, client):
+    def test_readyz_checks_the_database_the_cache_and_the_task_queue(self, client):
         response = client.get("/readyz")
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "checks": {"database": True, "cache": True}}
+        assert response.json() == {"status": "ok", "checks": {"database": True, "cache": True, "tasks": True}}
+
+    def test_readyz_answers_503_when_the_task_backend_cannot_load(self, client, settings):
+        from asgiref.local import Local
+        from django.tasks import task_backends
+
+        saved = task_backends._connections
+        settings.TASKS = {"default": {"BACKEND": "no.such.Backend"}}
+        task_backends.__dict__.pop("settings", None)  # the handler caches its settings and backends
+        task_backends._connections = Local(task_backends.thread_critical)
+        try:
+            response = client.get("/readyz")
+        finally:
+            task_backends.__dict__.pop("settings", None)
+            task_backends._connections = saved
+        assert response.status_code == 503
+        assert response.json()["checks"]["tasks"] is False
 
     @override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}})
     def test_readyz_answers_503_when_the_cache_does_not_keep_values(self, client):
         response = client.get("/readyz")
         assert response.status_code == 503
-        assert response.json()["checks"] == {"database": True, "cache": False}
+        assert response.json()["checks"] == {"database": True, "cache": False, "tasks": True}
 
     def test_health_checks_are_not_redirected_to_https(self, client, settings):
         settings.SECURE_SSL_REDIRECT = True
