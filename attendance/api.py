@@ -17,7 +17,8 @@ from attendance.models import AttendanceCode, AttendanceRecord, Register, sessio
 from harmony.api.permissions import api_actor
 from harmony.api.routers import OptionalSlashRouter
 from harmony.api.serializers import StrictSerializer, TextField
-from harmony.errors import PayloadTooLarge, PreconditionFailed
+from harmony.api.versions import expected_version, with_etag
+from harmony.errors import PayloadTooLarge
 from harmony.models import Application
 from privacy.enforcement import DisclosedDataMixin
 from students.models import ClassGroup, Student
@@ -126,21 +127,6 @@ class AttendanceListParams(StrictSerializer):
         return attrs
 
 
-def _expected_version(request: Request, record: AttendanceRecord) -> int | None:
-    header = request.headers.get("If-Match", "").strip()
-    if not header or header == "*":
-        return None
-    record_id, _, version = header.removeprefix("W/").strip('"').partition("-")
-    if record_id != str(record.pk) or not version.isdigit():
-        raise PreconditionFailed(f"If-Match {header} does not name a version of record {record.pk}.")
-    return int(version)
-
-
-def _with_etag(response: Response, record: AttendanceRecord) -> Response:
-    response["ETag"] = record.etag
-    return response
-
-
 class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
     privacy_entity = "attendance"
     student_id_field = "studentId"
@@ -192,7 +178,7 @@ class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Read an attendance record")
     def retrieve(self, request: Request, pk: str) -> Response:
         record = self._record(pk)
-        return _with_etag(Response(AttendanceRecordSerializer(record).data), record)
+        return with_etag(Response(AttendanceRecordSerializer(record).data), record)
 
     @extend_schema(
         summary="Record attendance (the guide's payload; session defaults to the first)",
@@ -217,12 +203,12 @@ class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
             remarks=data.get("remarks", ""),
         )
         record = self._record(str(record.pk))
-        return _with_etag(Response(AttendanceRecordSerializer(record).data, status=201), record)
+        return with_etag(Response(AttendanceRecordSerializer(record).data, status=201), record)
 
     def _update(self, request: Request, pk: str, partial: bool) -> Response:
         actor = self._writer()
         record = self._record(pk)
-        version = _expected_version(request, record)
+        version = expected_version(request, record)
         serializer = AttendanceUpdateSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
@@ -230,7 +216,7 @@ class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
             fields = {"minutes_late": None, "remarks": "", **fields}
         services.record_update(actor=actor, record=record, fields=fields, expected_version=version)
         record = self._record(pk)
-        return _with_etag(Response(AttendanceRecordSerializer(record).data), record)
+        return with_etag(Response(AttendanceRecordSerializer(record).data), record)
 
     @extend_schema(summary="Change a mark", request=AttendanceUpdateSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -250,7 +236,7 @@ class AttendanceViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
         actor = self._writer()
         record = self._record(pk)
         record_id = record.pk
-        services.record_delete(actor=actor, record=record, expected_version=_expected_version(request, record))
+        services.record_delete(actor=actor, record=record, expected_version=expected_version(request, record))
         return Response({"id": record_id, "deleted": True})
 
     @extend_schema(

@@ -22,7 +22,7 @@ from rest_framework.settings import api_settings
 from harmony.api.permissions import CanManageSchoolRecords, api_actor
 from harmony.api.routers import OptionalSlashRouter
 from harmony.api.serializers import StrictSerializer, TextField
-from harmony.errors import PreconditionFailed
+from harmony.api.versions import expected_version, with_etag
 from harmony.models import Application
 from privacy.enforcement import DisclosedDataMixin
 from students import selectors, services
@@ -98,23 +98,6 @@ class StudentListParams(StrictSerializer):
     limit = serializers.IntegerField(required=False)
 
 
-def expected_version(request: Request, student: Student) -> int | None:
-    """Read If-Match: None when absent or `*`; the version it names; 412 when it names another record."""
-    header = request.headers.get("If-Match", "").strip()
-    if not header or header == "*":
-        return None
-    tag = header.removeprefix("W/").strip('"')
-    record, _, version = tag.partition("-")
-    if record != str(student.pk) or not version.isdigit():
-        raise PreconditionFailed(f"If-Match {header} does not name a version of student {student.pk}.")
-    return int(version)
-
-
-def with_etag(response: Response, student: Student) -> Response:
-    response["ETag"] = student.etag
-    return response
-
-
 IF_MATCH = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="The ETag you read; 412 if it is stale."
 )
@@ -182,7 +165,7 @@ class StudentViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
 
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:
         student = self._student(pk)
-        version = expected_version(request, student)
+        version = expected_version(request, student, "student")
         serializer = StudentSerializer(student, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         student = services.student_update(student=student, data=serializer.validated_data, expected_version=version)
@@ -193,7 +176,9 @@ class StudentViewSet(DisclosedDataMixin, viewsets.GenericViewSet):
 
     def destroy(self, request: Request, pk: str) -> Response:
         student = self._student(pk)
-        tombstone = services.student_delete(student=student, expected_version=expected_version(request, student))
+        tombstone = services.student_delete(
+            student=student, expected_version=expected_version(request, student, "student")
+        )
         return Response({"id": tombstone.pk, "rollNumber": tombstone.roll_number, "deleted": True})
 
 
