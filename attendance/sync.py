@@ -174,7 +174,7 @@ def _apply(push: PushRequest, wanted: dict[int, dict[str, Any]], results: list[d
     user = None if actor is application else actor
     roll_numbers = {values["roll_number"] for values in wanted.values()}
     students = dict(
-        Student.objects.visible_to(actor).filter(roll_number__in=roll_numbers).values_list("roll_number", "pk")
+        Student.objects.visible_to(actor).filter(roll_number__any_of=roll_numbers).values_list("roll_number", "pk")
     )
     dates = {values["date"] for values in wanted.values()}
     calendar = SchoolCalendar(min(dates), max(dates))
@@ -185,7 +185,7 @@ def _apply(push: PushRequest, wanted: dict[int, dict[str, Any]], results: list[d
         .select_related("student", "code")
         .filter(
             student_id__in=students.values(),
-            date__in=dates,
+            date__any_of=list(dates),
             session__in={values["session"] for values in wanted.values()},
         )
     }
@@ -310,7 +310,7 @@ def _apply(push: PushRequest, wanted: dict[int, dict[str, Any]], results: list[d
 
 def render(request: Any, actor: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Return the marks among `ids` that `actor` may see, as the attendance API shows them (and log it)."""
-    marks = AttendanceRecord.objects.visible_to(actor).select_related("student", "code").filter(pk__in=ids)
+    marks = AttendanceRecord.objects.visible_to(actor).select_related("student", "code").filter(pk__any_of=ids)
     rows = list(AttendanceRecordSerializer(marks, many=True).data)
     rows = disclose_rows(request, rows, entity="attendance", student_id_field="studentId")
     return {row["id"]: row for row in rows}

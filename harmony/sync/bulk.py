@@ -10,6 +10,7 @@ limit allows).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,15 +33,21 @@ class AnyOf(In):
 
     lookup_name = "any_of"
 
+    def get_prep_lookup(self) -> list[Any]:
+        prepare = self.lhs.output_field.get_prep_value
+        return [prepare(value) for value in self.rhs if value is not None]
+
     def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         kind = self.lhs.output_field.db_type(connection).split("(")[0]
-        return f"{lhs} = ANY(%s::{kind}[])", [*lhs_params, [value for value in self.rhs if value is not None]]
+        return f"{lhs} = ANY(%s::{kind}[])", [*lhs_params, self.rhs]
 
 
 def _converter(field: models.Field) -> Callable[[Any], Any] | None:
     if isinstance(field, EncryptedField):
         return field.get_prep_value  # seals the value; the same on every database
+    if isinstance(field, models.JSONField):
+        return lambda value: json.dumps(value, cls=field.encoder)  # text, cast by the database
     if isinstance(field, PLAIN) or (connection.vendor == "postgresql" and isinstance(field, models.DateField)):
         return None  # psycopg takes dates and aware datetimes as they are; SQLite wants Django's text
     return lambda value: field.get_db_prep_save(value, connection)
@@ -58,8 +65,7 @@ def _prepared(model: type[models.Model], fields: Sequence[str], rows: Sequence[S
 
 def _same(column: list[Any]) -> bool:
     """Whether every value of a column is the same (then it goes once, not as an array)."""
-    first = column[0]
-    return all(value == first and type(value) is type(first) for value in column)
+    return column.count(column[0]) == len(column)
 
 
 def _names(model: type[models.Model], fields: Sequence[str]) -> list[str]:

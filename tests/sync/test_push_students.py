@@ -240,6 +240,19 @@ class TestRequests:
         assert response.status_code == 400
         assert response.json()["details"][0]["field"] == field
 
+    def test_a_batch_longer_than_one_statement_allows_is_written_whole(self, school, sync_api, monkeypatch):
+        # SQLite takes a limited number of variables per statement: a batch goes in several (PostgreSQL: one).
+        monkeypatch.setattr("harmony.sync.bulk._rows_per_statement", lambda width: 7)
+        api = sync_api()
+        created = answer(push(api, "students", [new(n) for n in range(20)]))
+        assert created["totals"]["created"] == 20
+        assert len({r["id"] for r in created["results"]}) == 20
+        updated = answer(push(api, "students", [new(n, lastName=f"Again{n}") for n in range(20)]))
+        assert updated["totals"]["updated"] == 20
+        assert sorted(
+            Student.objects.filter(last_name__startswith="Again").values_list("last_name", flat=True)
+        ) == sorted(f"Again{n}" for n in range(20))
+
     def test_it_answers_with_and_without_a_trailing_slash(self, school, sync_api):
         api = sync_api()
         assert api.post("/api/sync/students/", {"students": []}, format="json").status_code == 200
