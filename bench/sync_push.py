@@ -153,16 +153,13 @@ def main() -> int:
     print(f"{STUDENTS} students in batches of {BATCH}, gunicorn ({WORKERS} workers) on PostgreSQL")
     for label in ("created", "updated"):
         print(f"  {label}: baseline (COPY + INSERT ... ON CONFLICT) {STUDENTS / base[label]:7.0f} rows/s")
-    met = True
     for label, in_flight, elapsed, latencies in figures:
         ratio = base[label] / elapsed
-        met &= ratio >= GOAL or in_flight > 1
         print(
-            f"  {label}, {in_flight} batch{'es' if in_flight > 1 else ''} in flight: API {STUDENTS / elapsed:7.0f} "
-            f"rows/s ({elapsed:.2f} s, median batch {statistics.median(latencies) * 1000:.0f} ms), "
-            f"ratio {ratio:.2f} (goal >= {GOAL})"
+            f"  {label}, {in_flight} batch{'es' if in_flight > 1 else ''} at a time: API {STUDENTS / elapsed:7.0f} "
+            f"rows/s ({elapsed:.2f} s, median batch {statistics.median(latencies) * 1000:.0f} ms), ratio {ratio:.2f}"
+            f" (goal {GOAL}: {'met' if ratio >= GOAL else 'not met'})"
         )
-    print("  goal met one batch at a time" if met else "  below the goal one batch at a time")
     return 0
 
 

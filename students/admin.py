@@ -56,8 +56,9 @@ class StudentAdmin(admin.ModelAdmin):
         obj._state.adding, obj._state.db = False, saved._state.db
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
-        with changes_by("admin"):
-            services.student_delete(student=obj)
+        if obj.deleted_at is None:
+            with changes_by("admin"):
+                services.student_delete(student=obj)
 
     def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
         with changes_by("admin"):

@@ -106,6 +106,8 @@ class SyncPushView(APIView):
         except (ValidationError, PayloadTooLarge):
             state.push_recorded(application=application, entity=entity.name, at=started, outcome="failed", totals={})
             raise
+        if key:
+            idempotency.forget_expired()
         with transaction.atomic():
             claimed = None
             if key:

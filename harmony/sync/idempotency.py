@@ -39,6 +39,11 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def forget_expired() -> None:
+    """Delete the answers kept longer than KEEP_FOR (on its own, not inside a request's long transaction)."""
+    IdempotentRequest.objects.filter(created_at__lt=timezone.now() - KEEP_FOR).delete()
+
+
 def claim(*, application: Any, key: str, digest: str) -> IdempotentRequest | Replay:
     """Take `key` for this request, or return the answer given the first time it was used.
 
@@ -46,7 +51,6 @@ def claim(*, application: Any, key: str, digest: str) -> IdempotentRequest | Rep
     is a 409.
     """
     now = timezone.now()
-    IdempotentRequest.objects.filter(created_at__lt=now - KEEP_FOR).delete()
     try:
         with transaction.atomic():
             return IdempotentRequest.objects.create(

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from harmony.models import Change
+from harmony.models import Change, IdempotentRequest
 from privacy.models import SuppressedRollNumber
 from privacy.registry import Subject, providers
 from students.models import Student
@@ -289,14 +289,18 @@ class TestIdempotency:
         push(sync_api(), "students", [new(1)], key="batch-1")
         assert statuses(push(sync_api(), "students", [new(1, firstName="Other")], key="batch-1")) == ["updated"]
 
+    def test_a_key_is_forgotten_after_a_day(self, school, sync_api):
+        api = sync_api()
+        push(api, "students", [new(1)], key="batch-1")
+        IdempotentRequest.objects.update(created_at=timezone.now() - timedelta(hours=25))
+        assert statuses(push(api, "students", [new(2)], key="batch-1")) == ["created"]
+
     def test_a_failed_request_keeps_no_key(self, school, sync_api):
         api = sync_api()
         assert push(api, "students", [new(1)], key="batch-1", onConflict="merge").status_code == 400
         assert statuses(push(api, "students", [new(1)], key="batch-1")) == ["created"]
 
     def test_an_erasure_forgets_the_answers_that_carried_the_childs_data(self, school, sync_api):
-        from harmony.models import IdempotentRequest
-
         api = sync_api()
         last_sync = timezone.now() - timedelta(seconds=1)
         student_update(student=school.child_a, data={"first_name": "Amina"})
