@@ -139,6 +139,15 @@ class Codes:
         return found
 
 
+def _keeps_no_minutes(code: AttendanceCode, minutes_late: int) -> bool:
+    """Whether `code` may not carry minutes late (the services' rule decides)."""
+    try:
+        services._check_minutes_late(code, minutes_late)
+    except ValidationError:
+        return True
+    return False
+
+
 def attendance_push(push: PushRequest) -> PushResult:
     """Upsert a batch of marks by roll number, date and session (see the module docstring)."""
     sessions = session_names()
@@ -221,6 +230,8 @@ def _apply(push: PushRequest, wanted: dict[int, dict[str, Any]], results: list[d
                 fields = {"code": code} if code is not None else {}
                 if "minutes_late" in values:
                     fields["minutes_late"] = values["minutes_late"] or None
+                elif code is not None and record.minutes_late and _keeps_no_minutes(code, record.minutes_late):
+                    fields["minutes_late"] = None  # a mark that is no longer late keeps no minutes late
                 if "remarks" in values:
                     fields["remarks"] = values["remarks"]
             try:

@@ -41,6 +41,13 @@ class TestResults:
         late = AttendanceRecord.objects.get(pk=again["results"][1]["id"])
         assert (late.code.category, late.minutes_late, late.version) == ("late", 10, 2)
 
+    def test_a_mark_no_longer_late_keeps_no_minutes_late(self, school, sync_api):
+        api = sync_api()
+        push(api, "attendance", [mark(status="late", minutesLate=12)])
+        assert statuses(push(api, "attendance", [mark(status="present")])) == ["updated"]
+        record = AttendanceRecord.objects.get()
+        assert (record.code.code, record.minutes_late) == ("/", None)
+
     def test_the_session_defaults_to_the_first(self, school, sync_api):
         result = answer(push(sync_api(), "attendance", [mark()]))
         assert AttendanceRecord.objects.get(pk=result["results"][0]["id"]).session == "AM"
