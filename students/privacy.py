@@ -61,6 +61,14 @@ DECLARATIONS = [
         lawful_basis="contract",
     ),
     Declaration(
+        model="harmony.IdempotentRequest",
+        fields=("answer", "subjects"),
+        category="sync_answer",
+        purpose="Answering a partner's retried sync request as the first time, so that nothing is applied twice",
+        retention="24 hours; at once when a student it names is erased",
+        lawful_basis="public_task",
+    ),
+    Declaration(
         model="harmony.User",
         fields=("username", "first_name", "last_name", "email", "last_login", "date_joined"),
         category="account",
