@@ -28,6 +28,7 @@ from attendance.models import (
 from attendance.signals import unexplained_absence_recorded
 from harmony.errors import Conflict, PreconditionFailed
 from harmony.models import Application
+from harmony.sync.changes import ChangeRef, record_changes
 from students.models import ClassGroup, Student
 
 if TYPE_CHECKING:
@@ -140,6 +141,16 @@ def _history(actor: Actor, record: AttendanceRecord, action: str, changes: dict[
     )
 
 
+def attendance_change(record: AttendanceRecord, roll_number: str, *, deleted: bool = False) -> ChangeRef:
+    """The change feed's entry for a written mark: its id and natural key (roll number, date, session)."""
+    key = {"rollNumber": roll_number, "date": record.date.isoformat(), "session": record.session}
+    return ChangeRef(record.pk, key, deleted)
+
+
+def _record_changes(actor: Actor, source: str, entries: list[ChangeRef]) -> None:
+    record_changes("attendance", entries, source=source, application=_app(actor))
+
+
 def _announce_absences(marks: list[tuple[int, AttendanceCode]], date: datetime.date) -> None:
     """After the commit, tell listeners (absence alerts) about each child now absent without a reason."""
     students = {student_id for student_id, code in marks if code.is_unexplained_absence}
@@ -201,6 +212,7 @@ def record_create(
     created = {name: [None, value] for name, value in initial.items() if value not in (None, "")}
     _history(actor, record, AttendanceChange.Action.CREATED, created, source).save()
     _announce_absences([(student.pk, code)], date)
+    _record_changes(actor, source, [attendance_change(record, student.roll_number)])
     return record
 
 
@@ -246,7 +258,9 @@ def record_update(
     _history(actor, locked, AttendanceChange.Action.CHANGED, changes, source).save()
     if "code" in changes:
         _announce_absences([(locked.student_id, locked.code)], locked.date)
+    entry = attendance_change(locked, locked.student.roll_number)
     locked.refresh_from_db()
+    _record_changes(actor, source, [entry])
     return locked
 
 
@@ -261,7 +275,9 @@ def record_delete(
     check_may_mark(actor, locked.student.class_group_id)
     check_edit_window(actor, locked.date)
     _history(actor, locked, AttendanceChange.Action.DELETED, {"code": [locked.code.code, None]}, source).save()
+    entry = attendance_change(locked, locked.student.roll_number, deleted=True)
     locked.delete()
+    _record_changes(actor, source, [entry])
 
 
 @dataclass
@@ -408,6 +424,11 @@ def register_submit(
         register.is_late = now > register_closes_at(date, session)
     register.taken_by = _user(actor) or register.taken_by
     register.save(update_fields=["submitted_at", "is_late", "taken_by"])
+    if written := [*new, *changed]:
+        roll_numbers = dict(
+            Student.objects.filter(pk__in={r.student_id for r in written}).values_list("pk", "roll_number")
+        )
+        _record_changes(actor, source, [attendance_change(r, roll_numbers[r.student_id]) for r in written])
     return RegisterResult(
         register, created=len(new), updated=len(changed), unchanged=len(marks) - len(new) - len(changed)
     )

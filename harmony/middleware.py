@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import time
@@ -14,6 +15,8 @@ from harmony.logging import current_request_id
 
 logger = logging.getLogger("harmony.requests")
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# The request being served, for code that records who made a change (see harmony.sync.changes.current_source).
+current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("request", default=None)
 
 
 class RequestIdMiddleware:
@@ -25,6 +28,7 @@ class RequestIdMiddleware:
         request_id = offered if VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
+        request_token = current_request.set(request)
         started = time.perf_counter()
         try:
             response = self.get_response(request)
@@ -40,4 +44,5 @@ class RequestIdMiddleware:
             )
             return response
         finally:
+            current_request.reset(request_token)
             current_request_id.reset(token)

@@ -56,3 +56,9 @@ class Application(AbstractApplication):
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.allowed_scopes.split())
+
+
+# The synchronisation plumbing's models (change feed, retried requests, sync state) live beside it.
+from harmony.sync.models import Change, ChangeCounter, IdempotentRequest, SyncState  # noqa: E402
+
+__all__ = ["Application", "Change", "ChangeCounter", "IdempotentRequest", "SyncState", "User"]

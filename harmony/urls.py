@@ -23,6 +23,7 @@ api_patterns = [
     path("", include("attendance.api")),
     path("", include("notifications.api")),
     path("", include("privacy.api")),
+    path("", include("harmony.sync.urls")),
     re_path(r"^.*$", pages.not_found),  # an unknown API path answers in the envelope, not with a page
 ]
 

@@ -136,3 +136,22 @@ class DisclosedDataMixin:
             for child in row.get(key, [])
             if child.get("studentId") is not None
         }
+
+
+def disclose_rows(request: Request, rows: list[Any], *, entity: str, student_id_field: str = "id") -> list[Any]:
+    """Log the disclosure of `rows` (items about children) and return them limited to the purpose's fields.
+
+    For answers that carry children's data elsewhere than a viewset's `data` list: the change feed's records,
+    the server's values in a sync conflict.
+    """
+    token = getattr(request, "auth", None)
+    if token is None or not rows:
+        return rows
+    logger = DisclosedDataMixin()
+    logger.privacy_entity, logger.student_id_field = entity, student_id_field
+    logger._log_disclosure(request, token, rows)
+    purpose = request_purpose(request)
+    allowed = (purpose.visible_fields or {}).get(entity) if purpose else None
+    if not allowed:
+        return rows
+    return [_limit(row, {"id", *allowed}) for row in rows]

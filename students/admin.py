@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from harmony.sync.changes import changes_by
+from students import services
 from students.models import ClassGroup, Guardian, Guardianship, Student
 
 
@@ -39,6 +41,34 @@ class StudentAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
         # The roll number is the partners' key for a student: it never changes once set.
         return [*self.readonly_fields, "roll_number"] if obj else self.readonly_fields
+
+    # Saves and deletions go through the services, like every other write: the version moves on, partners see
+    # the change in the sync feed, and a deletion leaves a tombstone (registers kept by law stay).
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        with changes_by("admin"):
+            if change:
+                data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+                saved = services.student_update(student=obj, data=data)
+            else:
+                saved = services.student_create(data=dict(form.cleaned_data))
+        for name in ("pk", "version", "created_at", "updated_at"):
+            setattr(obj, name, getattr(saved, name))
+        obj._state.adding, obj._state.db = False, saved._state.db
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        if obj.deleted_at is None:
+            with changes_by("admin"):
+                services.student_delete(student=obj)
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        with changes_by("admin"):
+            for student in queryset.filter(deleted_at__isnull=True):
+                services.student_delete(student=student)
+
+    def get_deleted_objects(self, objs, request):  # type: ignore[no-untyped-def]
+        # Deleting makes tombstones: guardianships go, attendance and the rest of the record stay.
+        students = [str(student) for student in objs]
+        return students, {Student._meta.verbose_name_plural: len(students)}, set(), []
 
 
 @admin.register(Guardian)

@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from harmony.sync.changes import changes_by
+from harmony.sync.idempotency import forget_answers_about
 from privacy.registry import Declaration, Subject
 from students.models import Guardian, Guardianship, Student
 from students.services import student_delete
@@ -58,6 +60,14 @@ DECLARATIONS = [
         purpose="Organising teaching",
         retention="While the member of staff works at the school",
         lawful_basis="contract",
+    ),
+    Declaration(
+        model="harmony.IdempotentRequest",
+        fields=("answer", "subjects"),
+        category="sync_answer",
+        purpose="Answering a partner's retried sync request as the first time, so that nothing is applied twice",
+        retention="24 hours; at once when a student it names is erased",
+        lawful_basis="public_task",
     ),
     Declaration(
         model="harmony.User",
@@ -142,8 +152,10 @@ def export(subject: Subject) -> dict[str, Any]:
 def erase(subject: Subject) -> dict[str, Any]:
     if subject.student is not None:
         student = Student.objects.get(pk=subject.student.pk)
+        forget_answers_about([student.pk])  # sync answers replayed on retries that carried the child's data
         if student.deleted_at is None:
-            student_delete(student=student)
+            with changes_by("privacy"):
+                student_delete(student=student)
         else:
             Student.objects.filter(pk=student.pk).update(
                 first_name="",

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from harmony.errors import Conflict, PreconditionFailed
+from harmony.sync.changes import ChangeRef, record_changes
 from students.models import Guardian, Guardianship, Student
 
 # Everything a tombstone forgets: it keeps its id and roll number, so partners can match the deletion.
@@ -26,6 +27,11 @@ TOMBSTONE_CLEARED = {
     "medical_notes": "",
     "support_notes": "",
 }
+
+
+def student_change(student_id: int, roll_number: str, *, deleted: bool = False) -> ChangeRef:
+    """The change feed's entry for a written student: its id and roll number, the partners' key."""
+    return ChangeRef(student_id, {"rollNumber": roll_number}, deleted)
 
 
 def _roll_number_taken(roll_number: str) -> Conflict:
@@ -46,9 +52,11 @@ def student_create(*, data: dict[str, Any]) -> Student:
         raise _roll_number_taken(data["roll_number"])
     try:
         with transaction.atomic():
-            return Student.objects.create(**data)
+            student = Student.objects.create(**data)
     except IntegrityError:  # another request took the roll number between our check and our insert
         raise _roll_number_taken(data["roll_number"]) from None
+    record_changes("students", [student_change(student.pk, student.roll_number)])
+    return student
 
 
 def check_version(student: Student, expected_version: int | None) -> None:
@@ -76,6 +84,7 @@ def student_update(*, student: Student, data: dict[str, Any], expected_version: 
     locked.version = F("version") + 1
     locked.save(update_fields=[*changed, "version", "updated_at"])
     locked.refresh_from_db()
+    record_changes("students", [student_change(locked.pk, locked.roll_number)])
     return locked
 
 
@@ -92,6 +101,7 @@ def student_delete(*, student: Student, expected_version: int | None = None) -> 
     locked.version = F("version") + 1
     locked.save()
     locked.refresh_from_db()
+    record_changes("students", [student_change(locked.pk, locked.roll_number, deleted=True)])
     return locked
 
 

@@ -19,7 +19,9 @@ from oauth2_provider.generators import generate_client_secret
 from harmony.management.commands.create_partner_app import register_partner_app
 from harmony.models import Application
 from harmony.roles import Role
+from harmony.sync.changes import record_changes
 from students.models import ClassGroup, Guardian, Guardianship, Student
+from students.services import student_change
 
 DEMO_DOMAIN = "demo.darul-arkam.example"
 DEMO_PASSWORD = "harmony-demo-2026"
@@ -246,6 +248,7 @@ class Command(BaseCommand):
                 )
                 guardians.append((len(students) - len(children), len(children), relationship, number == 0, address))
         Student.objects.bulk_create(students)
+        record_changes("students", [student_change(s.pk, s.roll_number) for s in students], source="system")
         User.objects.bulk_create(guardian_users)
         users = {u.username: u for u in User.objects.filter(username__startswith="parent")}
         saved_guardians = Guardian.objects.bulk_create(
