@@ -17,6 +17,8 @@ from attendance.models import (
     register_closes_at,
     session_names,
 )
+from attendance.services import attendance_change
+from harmony.sync.changes import record_changes
 from students.models import ClassGroup, Student
 
 SCHOOL_DAYS = 10
@@ -119,4 +121,7 @@ def seed(*, rng: random.Random, stdout: Any) -> None:
                 )
             )
     AttendanceRecord.objects.bulk_create(records, batch_size=2000)
+    # Partners syncing the demo school see these marks in the change feed like any others.
+    rolls = {student.pk: student.roll_number for student in students}
+    record_changes("attendance", [attendance_change(r, rolls[r.student_id]) for r in records], source="system")
     stdout.write(f"Attendance: {len(registers)} registers and {len(records)} marks over the last school days.")

@@ -24,6 +24,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from attendance.models import AbsenceReport, AttendanceChange, AttendanceRecord, Register
+from attendance.services import attendance_change
+from harmony.sync.changes import record_changes
 from privacy.registry import Subject as RegistrySubject
 from students.models import Guardian, Student
 
@@ -268,6 +270,16 @@ def _erase_student(student: Student, result: Erasure) -> None:
     records = AttendanceRecord.objects.filter(student=student)
     result.cleared["attendance.AttendanceRecord.remarks"] = records.exclude(remarks="").update(
         remarks="", version=F("version") + 1, updated_at=timezone.now()
+    )
+    # Partners' copies go: the change feed carries a tombstone (the natural key only) for each of the child's
+    # marks, which Harmony itself keeps as the legal register.
+    record_changes(
+        "attendance",
+        [
+            attendance_change(record, student.roll_number, deleted=True)
+            for record in records.only("pk", "date", "session")
+        ],
+        source="privacy",
     )
     result.keep(
         "attendance.AttendanceRecord",

@@ -173,6 +173,20 @@ class TestTombstones:
         assert Change.objects.filter(operation="delete", source="privacy", record_id=school.child_a.pk).exists()
 
 
+    def test_an_erased_childs_marks_leave_tombstones_for_partners_copies(self, school, sync_api):
+        code = AttendanceCode.objects.get(code="/")
+        for day in (datetime.date(2026, 11, 23), datetime.date(2026, 11, 24)):
+            AttendanceRecord.objects.create(
+                student=school.child_a, date=day, session="AM", code=code, remarks="Came in upset", source="office"
+            )
+        for provider in providers():
+            provider.erase(Subject(student=school.child_a))
+        deleted = Change.objects.filter(entity="attendance", operation="delete", source="privacy")
+        assert sorted(change.key["date"] for change in deleted) == ["2026-11-23", "2026-11-24"]
+        assert all(set(change.key) == {"rollNumber", "date", "session"} for change in deleted)
+        assert "upset" not in json.dumps(list(Change.objects.values("key")))
+
+
 class TestWhoSeesWhat:
     @pytest.mark.parametrize("scopes", ["students:read attendance:read", "sync attendance:read"])
     def test_it_needs_the_sync_scope_and_the_entitys_read_scope(self, school, sync_api, scopes):
