@@ -172,7 +172,6 @@ class TestTombstones:
             assert erased not in json.dumps(items) and erased not in stored
         assert Change.objects.filter(operation="delete", source="privacy", record_id=school.child_a.pk).exists()
 
-
     def test_an_erased_childs_marks_leave_tombstones_for_partners_copies(self, school, sync_api):
         code = AttendanceCode.objects.get(code="/")
         for day in (datetime.date(2026, 11, 23), datetime.date(2026, 11, 24)):
