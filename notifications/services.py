@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from harmony.models import Application
+from harmony.roles import Role
 from harmony.tasks import enqueue_with_transaction
 from notifications.models import (
     DEFAULT_EMAIL_TYPES,
@@ -162,6 +163,8 @@ def message_send(
     )
     if not recipients:
         raise ValidationError({"recipientIds": "This message would reach nobody."})
+    if student is not None:
+        _check_about_student(student, [user_id for user_id, _email in recipients])
     message = Message.objects.create(
         title=title,
         body=body,
@@ -198,6 +201,29 @@ def message_send(
 
         enqueue_with_transaction(send_message_emails, message.pk)
     return message
+
+
+def _check_about_student(student: Student, user_ids: list[int]) -> None:
+    """A message about a child names them: it may go to that child's guardians and to staff, nobody else."""
+    staff = reachable_staff_ids(user_ids)
+    guardians = set(
+        Guardianship.objects.filter(student=student, guardian__user_id__in=user_ids).values_list(
+            "guardian__user_id", flat=True
+        )
+    )
+    others = sorted(set(user_ids) - staff - guardians)
+    if others:
+        raise ValidationError(
+            {"studentId": "A message about a child goes only to that child's guardians and to staff."}
+        )
+
+
+def reachable_staff_ids(user_ids: list[int]) -> set[int]:
+    return set(
+        get_user_model()
+        .objects.filter(pk__in=user_ids, groups__name__in=[role.value for role in Role])
+        .values_list("pk", flat=True)
+    )
 
 
 def notification_mark_read(*, user: User, notification: Notification) -> Notification:

@@ -58,3 +58,19 @@ def test_a_guardian_reads_their_inbox(school, partner_api, user_api):
     mine = user_api(school.guardian.user).get("/api/notifications").json()
     assert mine["count"] == 1 and mine["data"][0]["title"] == "School Event"
     assert user_api(school.outsider.user).get("/api/notifications").json()["count"] == 0
+
+
+def test_a_message_about_a_child_goes_only_to_their_guardians_and_staff(school, partner_api):
+    api = partner_api("notifications:write")
+    about = {"title": "Trip", "message": "Amira forgot her coat", "studentId": school.child_a.pk}
+    refused = api.post("/api/notifications/bulk", {**about, "recipientIds": [school.outsider.user_id]}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["details"][0]["field"] == "studentId"
+    assert Notification.objects.count() == 0
+    allowed = api.post(
+        "/api/notifications/bulk",
+        {**about, "recipientIds": [school.guardian.user_id, school.teacher.pk]},
+        format="json",
+    )
+    assert allowed.status_code == 201, allowed.json()
+    assert Notification.objects.count() == 2
