@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harmony.api.permissions import api_actor
+from harmony.api.permissions import api_actor, api_person
 from harmony.api.routers import OptionalSlashRouter
 from harmony.api.serializers import StrictSerializer, TextField
-from harmony.models import Application
 from notifications import selectors, services
 from notifications.models import Message, Notification, NotificationType, Priority
 from students.models import ClassGroup, Student
@@ -230,10 +228,7 @@ def _sender(request: Request) -> Any:
 
 
 def _user_only(request: Request) -> Any:
-    actor = api_actor(request)
-    if isinstance(actor, Application):
-        raise PermissionDenied("Only a person can mark their notifications read: use a token issued for a user.")
-    return actor
+    return api_person(request, "Only a person can mark their notifications read: use a token issued for a user.")
 
 
 def _audience(actor: Any, data: dict[str, Any]) -> services.Audience:

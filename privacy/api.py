@@ -14,19 +14,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harmony.api.permissions import api_actor
+from harmony.api.permissions import api_person
 from harmony.api.serializers import StrictSerializer
-from harmony.models import Application
 from privacy import consent, selectors, services
 from privacy.models import ConsentDecision, PrivacyRequest, Purpose, RetentionPolicy
 from students.models import Guardian, Student
 
 
 def _person(request: Request) -> Any:
-    actor = api_actor(request)
-    if isinstance(actor, Application) or actor is None:
-        raise PermissionDenied("Use a token issued for the person the request is about (password or code grant).")
-    return actor
+    return api_person(request, "Use a token issued for the person the request is about (password or code grant).")
 
 
 def _own_child(user: Any, student_id: int | None) -> Student | None:

@@ -27,6 +27,14 @@ def api_actor(request: Request) -> User | Application | None:
     return token.application
 
 
+def api_person(request: Request, refusal: str) -> User:
+    """Return the user a token acts for; a partner's own token is refused with `refusal` (403)."""
+    actor = api_actor(request)
+    if actor is None or isinstance(actor, Application):
+        raise exceptions.PermissionDenied(refusal)
+    return actor
+
+
 def scopes_for(view: Any, method: str) -> list[str]:
     scope = getattr(view, "read_scope" if method in SAFE_METHODS else "write_scope", None)
     extra = getattr(view, "extra_scopes", ())
